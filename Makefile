@@ -1,0 +1,39 @@
+# Generative Models for Science: every command a reader or CI needs.
+#   make book   install, execute every notebook, write the HTML book to _build/html
+#   make test   install, then the whole suite (ruff, helpers unit tests, nbval, book build)
+#   make lab    JupyterLab with the book's kernel
+#   make bench  execute every notebook fresh; write bench/results.{json,md}
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install book test lab bench clean
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-build-isolation --no-deps -e .
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+book: install
+	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+	@echo
+	@echo "The book is at $(CURDIR)/_build/html/index.html"
+
+test: install
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest
+
+lab: install
+	$(VENV)/bin/jupyter lab chapters/intro.md
+
+bench: install
+	$(PY) tools/bench.py
+
+clean:
+	rm -rf _build .jupyter_cache bench .pytest_cache .ruff_cache

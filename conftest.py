@@ -1,0 +1,126 @@
+"""pytest set-up shared by the helpers unit tests, nbval and the book build.
+
+Each notebook is executed once per ``make test``. nbval runs it cell by cell
+(``--nbval-lax``: a cell fails only by raising, e.g. a hidden ``assert``); this
+plugin keeps the outputs nbval collected (and the ipywidgets state, so progress
+bars render) and stores the executed notebook in the Jupyter Book execution
+cache. The book build that runs last then finds every notebook already executed
+instead of executing it a second time.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent
+CACHE_DIR = ROOT / ".jupyter_cache"
+
+# Notebook path -> True if every cell passed so far.
+_NB_OK: dict[str, bool] = {}
+# Notebooks this session executed and cached (the book test reads this).
+CACHED_NOTEBOOKS: list[str] = []
+
+
+def _is_nbval_cell(item: pytest.Item) -> bool:
+    return type(item).__name__ == "IPyNbCell"
+
+
+def _rank(item: pytest.Item) -> int:
+    """Unit tests first, then the notebooks, then the book build (it reuses their executions)."""
+    if _is_nbval_cell(item):
+        return 1
+    if item.get_closest_marker("book") is not None:
+        return 2
+    return 0
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "book: builds the HTML book (runs after the notebooks)")
+    _patch_nbval_widget_capture()
+
+
+def pytest_collection_modifyitems(session, config, items):  # noqa: ARG001
+    items.sort(key=_rank)  # stable: keeps each notebook's cells in order
+
+
+def _patch_nbval_widget_capture() -> None:
+    """Record ipywidgets comm state as nbval reads kernel messages (nbval itself ignores it)."""
+    try:
+        from nbval.plugin import IPyNbFile
+    except ImportError:  # nbval not installed: nothing to capture
+        return
+    if getattr(IPyNbFile, "_gm4s_patched", False):
+        return
+    original = IPyNbFile.get_kernel_message
+
+    def get_kernel_message(self, timeout=None, stream="iopub"):
+        msg = original(self, timeout=timeout, stream=stream)
+        if stream == "iopub" and msg["msg_type"] in ("comm_open", "comm_msg"):
+            content = msg["content"]
+            state = content.get("data", {}).get("state")
+            if state is not None:
+                widgets = self.__dict__.setdefault("_gm4s_widgets", {})
+                widgets.setdefault(content["comm_id"], {}).update(state)
+        return msg
+
+    IPyNbFile.get_kernel_message = get_kernel_message
+    IPyNbFile._gm4s_patched = True
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    if not _is_nbval_cell(item) or call.when != "call":
+        return
+    report = outcome.get_result()
+    key = str(item.parent.fspath)
+    _NB_OK[key] = _NB_OK.get(key, True) and report.passed
+    outputs = getattr(item, "test_outputs", None)
+    if outputs is not None:
+        item.cell.outputs = copy.deepcopy(outputs)
+        item.cell.execution_count = item.cell_num + 1
+
+
+def pytest_runtest_teardown(item, nextitem):
+    if not _is_nbval_cell(item):
+        return
+    if nextitem is not None and _is_nbval_cell(nextitem) and nextitem.parent is item.parent:
+        return
+    key = str(item.parent.fspath)
+    if _NB_OK.pop(key, False) and not item.session.config.option.collectonly:
+        _cache_executed_notebook(item.parent)
+
+
+def _cache_executed_notebook(nb_file) -> None:
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    nb = copy.deepcopy(nb_file.nb)
+    nb.metadata.setdefault("language_info", {"name": "python"})
+    widgets = getattr(nb_file, "_gm4s_widgets", {})
+    state = {
+        model_id: {
+            "model_name": s.get("_model_name"),
+            "model_module": s.get("_model_module"),
+            "model_module_version": s.get("_model_module_version"),
+            "state": s,
+        }
+        for model_id, s in widgets.items()
+        if "_model_name" in s
+    }
+    if state:
+        nb.metadata["widgets"] = {
+            "application/vnd.jupyter.widget-state+json": {
+                "state": state,
+                "version_major": 2,
+                "version_minor": 0,
+            }
+        }
+    cache = get_cache(str(CACHE_DIR))
+    cache.cache_notebook_bundle(
+        CacheBundleIn(nb, str(nb_file.fspath)), check_validity=False, overwrite=True
+    )
+    CACHED_NOTEBOOKS.append(str(Path(str(nb_file.fspath)).resolve().relative_to(ROOT)))

@@ -1,0 +1,45 @@
+"""The book builds with warnings as errors, from the executions nbval just cached."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+JB = Path(sys.executable).with_name("jupyter-book")
+
+
+@pytest.fixture(scope="module")
+def build():
+    proc = subprocess.run([str(JB), "build", str(ROOT), "-W", "-n", "--keep-going"],
+                          capture_output=True, text=True, cwd=ROOT)
+    return proc
+
+
+@pytest.mark.book
+def test_book_builds_without_warnings(build):
+    log = build.stdout + build.stderr
+    assert build.returncode == 0, log[-6000:]
+    assert (ROOT / "_build/html/index.html").exists()
+
+
+@pytest.mark.book
+def test_book_reused_the_notebooks_nbval_executed(build):
+    import conftest
+
+    log = build.stdout + build.stderr
+    for nb in conftest.CACHED_NOTEBOOKS:
+        docname = re.escape(str(Path(nb).with_suffix("")))
+        assert not re.search(docname + r".*Executing notebook", log), f"{nb} was executed twice"
+
+
+@pytest.mark.book
+def test_chapter_pages_show_outputs_and_hide_assert_cells(build):
+    assert build.returncode == 0
+    html = (ROOT / "_build/html/chapters/00_first_model.html").read_text()
+    assert "excess nats KL(p || q)" in html  # an executed output is on the page
+    assert "assert abs(entropy.mean" not in html  # remove-cell cells are hidden
+    assert 'class="proof' in html or "proof" in html  # sphinx-proof rendered the theorem
+    assert html.count("<img") >= 2  # the figures

@@ -1,0 +1,45 @@
+"""helpers.metrics."""
+
+import math
+
+import pytest
+import torch
+
+from helpers.metrics import energy_distance, mean_and_se
+
+
+def test_mean_and_se():
+    est = mean_and_se(torch.tensor([1.0, 2.0, 3.0, 4.0]))
+    assert est.mean == pytest.approx(2.5)
+    assert est.se == pytest.approx(math.sqrt(5 / 3) / 2)
+    with pytest.raises(ValueError, match="at least 2 values"):
+        mean_and_se(torch.tensor([1.0]))
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        mean_and_se(torch.tensor([1.0, float("nan")]))
+
+
+def test_energy_distance_is_unbiased_zero_for_equal_distributions():
+    g = torch.Generator().manual_seed(0)
+    vals = torch.tensor([energy_distance(torch.randn(200, 2, generator=g), torch.randn(200, 2, generator=g))
+                         for _ in range(40)])
+    est = mean_and_se(vals)
+    assert abs(est.mean) < 3 * est.se
+
+
+def test_energy_distance_of_shifted_gaussians_matches_closed_form():
+    # 1D: X - Y ~ N(-d, 2) has folded-normal mean E|X - Y|; E|X - X'| = 2 / sqrt(pi)
+    g = torch.Generator().manual_seed(1)
+    d, s = 1.0, math.sqrt(2)
+    folded = s * math.sqrt(2 / math.pi) * math.exp(-(d**2) / (2 * s**2)) + d * math.erf(d / (s * math.sqrt(2)))
+    exact = 2 * folded - 4 / math.sqrt(math.pi)
+    vals = [energy_distance(torch.randn(1000, 1, generator=g), torch.randn(1000, 1, generator=g) + d)
+            for _ in range(20)]
+    est = mean_and_se(torch.tensor(vals))
+    assert abs(est.mean - exact) < 4 * est.se
+
+
+def test_energy_distance_bad_input():
+    with pytest.raises(ValueError, match="same dim"):
+        energy_distance(torch.zeros(3, 2), torch.zeros(3, 1))
+    with pytest.raises(ValueError, match=r"shape \(n >= 2, dim\)"):
+        energy_distance(torch.zeros(3), torch.zeros(3, 1))

@@ -1,0 +1,96 @@
+"""The repository's own contracts: pins, notebook hygiene, table of contents, bibliography."""
+
+import json
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _pins(lines):
+    pins = {}
+    for line in lines:
+        line = line.split("#")[0].strip().lstrip("- ").strip()
+        if line and "==" in line:
+            name, version = line.split("==")
+            pins[name.strip().lower()] = version.strip()
+    return pins
+
+
+def test_environment_yml_and_requirements_pin_the_same_packages():
+    req = _pins((ROOT / "requirements.txt").read_text().splitlines())
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert _pins(pip_section) == req
+    assert req["torch"] == "2.13.0"
+    assert req["jupyter-book"].startswith("1.")
+    assert not any(n in req for n in ("sphinx", "myst-parser", "sphinx-book-theme")), "let jupyter-book pick these"
+
+
+def test_helpers_declares_no_torch_pin():
+    text = (ROOT / "pyproject.toml").read_text()
+    deps = re.search(r"dependencies = \[(.*?)\]", text, re.S).group(1)
+    assert '"torch>=' in deps and "torch==" not in deps
+
+
+def _notebooks():
+    return sorted((ROOT / "chapters").glob("**/*.ipynb"))
+
+
+def test_notebooks_are_stored_clean_with_the_python3_kernel():
+    assert _notebooks(), "no notebooks found"
+    for path in _notebooks():
+        nb = json.loads(path.read_text())
+        assert nb["metadata"]["kernelspec"]["name"] == "python3", path
+        for cell in nb["cells"]:
+            if cell["cell_type"] == "code":
+                assert cell.get("outputs") == [], f"{path.name}: stored outputs"
+                assert cell.get("execution_count") is None, f"{path.name}: stored execution count"
+
+
+def test_notebooks_seed_through_helpers():
+    for path in _notebooks():
+        assert "helpers.set_seed(" in path.read_text(), f"{path.name} is not seeded through helpers.set_seed"
+
+
+def _toc_files(node):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("file", "root"):
+                yield value
+            else:
+                yield from _toc_files(value)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _toc_files(v)
+
+
+def test_every_chapter_is_in_the_toc_and_every_toc_entry_exists():
+    toc = set(_toc_files(yaml.safe_load((ROOT / "_toc.yml").read_text())))
+    chapters = {str(p.relative_to(ROOT).with_suffix("")) for p in (ROOT / "chapters").glob("**/*")
+                if p.suffix in (".ipynb", ".md") and ".ipynb_checkpoints" not in p.parts}
+    assert toc == chapters
+
+
+def test_bibliography_has_the_papers_the_book_cites():
+    bib = (ROOT / "references.bib").read_text()
+    keys = set(re.findall(r"@\w+\{([^,]+),", bib))
+    required = {"kingma2014vae", "goodfellow2014gan", "arjovsky2017wgan", "gulrajani2017wgangp",
+                "dinh2017realnvp", "kingma2018glow", "ho2020ddpm", "song2019ncsn", "noe2019boltzmann",
+                "paganini2018calogan", "gomezbombarelli2018automatic", "burda2016iwae",
+                "srivastava2017veegan", "lin2018pacgan"}
+    assert required <= keys
+    cited = set()
+    for path in list((ROOT / "chapters").glob("**/*.md")) + _notebooks():
+        for group in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", path.read_text()):
+            cited |= {k.strip() for k in group.split(",")}
+    assert cited <= keys, f"cited but missing from references.bib: {sorted(cited - keys)}"
+
+
+def test_repository_url_lives_in_config_only():
+    cfg = yaml.safe_load((ROOT / "_config.yml").read_text())
+    url = cfg["repository"]["url"]
+    for path in [ROOT / "README.md", *_notebooks(), *(ROOT / "helpers").glob("**/*.py")]:
+        assert url not in path.read_text(), f"{path.name} repeats the repository URL"
