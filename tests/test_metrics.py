@@ -43,3 +43,31 @@ def test_energy_distance_bad_input():
         energy_distance(torch.zeros(3, 2), torch.zeros(3, 1))
     with pytest.raises(ValueError, match=r"shape \(n >= 2, dim\)"):
         energy_distance(torch.zeros(3), torch.zeros(3, 1))
+
+
+def test_mode_coverage_of_a_perfect_sampler():
+    from helpers import data
+    from helpers.metrics import mode_coverage
+
+    grid = data.grid()
+    x = grid.sample(25_000, generator=torch.Generator().manual_seed(0))
+    res = mode_coverage(x, grid.means, grid.std)
+    assert res.modes_captured == 25
+    # HQ of a perfect sampler = P(chi2_2 <= 9) = 1 - exp(-4.5)
+    p = 1 - math.exp(-4.5)
+    assert abs(res.hq_fraction - p) < 4 * math.sqrt(p * (1 - p) / len(x))
+    assert 0 <= res.reverse_kl < 0.01
+
+
+def test_mode_coverage_of_a_collapsed_sampler():
+    from helpers import data
+    from helpers.metrics import mode_coverage
+
+    ring = data.ring()
+    x = ring.means[:2].repeat(500, 1)  # all mass on 2 of the 8 modes, exactly at the centres
+    res = mode_coverage(x, ring.means, ring.std)
+    assert res == (2, 1.0, pytest.approx(math.log(4)))
+    far = torch.zeros(10, 2)  # the centre of the ring: nearest to some mode but not HQ
+    assert mode_coverage(far, ring.means, ring.std).modes_captured == 0
+    with pytest.raises(ValueError, match=r"means must have shape \(n_modes, 2\)"):
+        mode_coverage(x, torch.zeros(8, 3), 0.01)
