@@ -3,13 +3,14 @@
 #   make test   install, then the whole suite (ruff, helpers unit tests, nbval, book build)
 #   make lab    JupyterLab with the book's kernel
 #   make bench  execute every notebook fresh; write bench/results.{json,md}
+#   make student  student versions of the notebooks in student/ (FORCE=1 to replace)
 
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install book test lab bench clean
+.PHONY: install book test lab bench student clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +35,9 @@ lab: install
 
 bench: install
 	$(PY) tools/bench.py
+
+student: install
+	$(PY) tools/make_student.py --out student $(if $(FORCE),--force)
 
 clean:
 	rm -rf _build .jupyter_cache bench .pytest_cache .ruff_cache

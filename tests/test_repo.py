@@ -2,6 +2,8 @@
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -90,7 +92,18 @@ def test_bibliography_has_the_papers_the_book_cites():
 
 
 def test_repository_url_lives_in_config_only():
+    """The URL's home is _config.yml; the Colab cell is generated from it by tools/colab_cell.py."""
     cfg = yaml.safe_load((ROOT / "_config.yml").read_text())
     url = cfg["repository"]["url"]
-    for path in [ROOT / "README.md", *_notebooks(), *(ROOT / "helpers").glob("**/*.py")]:
+    for path in [ROOT / "README.md", *(ROOT / "helpers").glob("**/*.py"), *(ROOT / "chapters").glob("**/*.md")]:
         assert url not in path.read_text(), f"{path.name} repeats the repository URL"
+    for path in _notebooks():
+        cells = json.loads(path.read_text())["cells"]
+        for cell in cells[1:]:
+            assert url not in "".join(cell["source"]), f"{path.name} repeats the repository URL"
+
+
+def test_every_notebook_starts_with_the_current_colab_cell():
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "colab_cell.py"), "--check"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr + " (run: python tools/colab_cell.py)"
