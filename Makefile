@@ -12,11 +12,15 @@ STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: install book test lab bench student clean
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt pyproject.toml package.json package-lock.json
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-build-isolation --no-deps -e .
+	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	@command -v chromium >/dev/null 2>&1 || { if [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	else echo "note: install Debian's chromium package for the browser test (tests/test_html.py)"; fi; }
 	@touch $(STAMP)
 
 install: $(STAMP)
