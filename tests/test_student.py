@@ -121,3 +121,15 @@ def test_strip_solution_blocks_handles_nested_fences():
             "b\n:::{solution} ex-2\nx\n:::\nc")
     out = strip_solution_blocks(text)
     assert "secret" not in out and "x\n" not in out and out.split() == ["a", "b", "c"]
+
+
+def test_instructor_guide_lists_every_exercise():
+    guide = (ROOT / "chapters" / "instructor_guide.md").read_text()
+    labels = set()
+    texts = [p.read_text() for p in sorted((ROOT / "chapters").glob("*.md"))]
+    texts += ["\n".join(c.source for c in nbformat.read(p, as_version=4).cells) for p in NOTEBOOKS]
+    for text in texts:
+        labels |= set(re.findall(r"```+\{exercise\}[^\n]*\n:label: (\S+)", text))
+    assert labels, "no exercises found"
+    missing = sorted(x for x in labels if f"{{ref}}`{x}`" not in guide)
+    assert not missing, f"add these exercises to chapters/instructor_guide.md: {missing}"
