@@ -1,0 +1,184 @@
+"""Checks of the coding exercises in the VAE chapters (latent variable models, ELBO, training).
+
+Each check runs the student's function on hidden cases against the reference in
+``helpers.vae`` and names the typical mistakes: a KL that forgot the 1/2, a
+reparameterization that uses the variance as the standard deviation, an IWAE
+average that overflows, a pPCA covariance with sigma instead of sigma^2.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from helpers import vae
+from helpers.checks import Case, ExerciseError, check_function
+
+__all__ = ["check_gaussian_kl", "check_iwae_from_log_weights", "check_ppca_log_prob", "check_reparameterize"]
+
+
+def _g(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def _finite(t: Tensor) -> Tensor:
+    """Replace inf/NaN by a huge number, so a mistake that blows up on a case never 'matches' it."""
+    return torch.nan_to_num(t, nan=1e30, posinf=1e30, neginf=-1e30)
+
+
+# --------------------------------------------------------------------------- gaussian_kl
+def _kl_cases() -> list[Case]:
+    g = _g(11)
+    return [
+        Case((torch.randn(5, 4, generator=g), torch.randn(5, 4, generator=g)), description="a batch of 5, d = 4"),
+        Case((torch.zeros(2, 3), torch.zeros(2, 3)), description="q equals the prior: KL must be 0"),
+        Case((torch.tensor([[1.0, -2.0]]), torch.zeros(1, 2)), description="unit variances, shifted means"),
+        Case((torch.zeros(1, 2), torch.tensor([[math.log(4.0), math.log(0.25)]])),
+             description="zero means, variances 4 and 1/4"),
+        Case((torch.randn(3, 1, generator=g, dtype=torch.float64), torch.randn(3, 1, generator=g, dtype=torch.float64)),
+             description="d = 1, float64"),
+    ]
+
+
+_KL_MISTAKES: dict[str, Callable] = {
+    "the factor 1/2 is missing": lambda mu, lv: (lv.exp() + mu**2 - 1 - lv).sum(-1),
+    "logvar was used as the standard deviation (use sigma^2 = exp(logvar))":
+        lambda mu, lv: _finite(0.5 * (lv**2 + mu**2 - 1 - torch.log(lv**2)).sum(-1)),
+    "the '- 1' term is missing": lambda mu, lv: 0.5 * (lv.exp() + mu**2 - lv).sum(-1),
+    "the sign of log sigma^2 is flipped": lambda mu, lv: 0.5 * (lv.exp() + mu**2 - 1 + lv).sum(-1),
+    "you averaged over the latent dimensions instead of summing":
+        lambda mu, lv: 0.5 * (lv.exp() + mu**2 - 1 - lv).mean(-1),
+    "exp(logvar / 2) (sigma) was used where sigma^2 belongs":
+        lambda mu, lv: 0.5 * ((0.5 * lv).exp() + mu**2 - 1 - lv).sum(-1),
+}
+
+
+def check_gaussian_kl(student_fn: Callable) -> None:
+    """Check ``gaussian_kl(mu, logvar) -> (batch,)``: KL(N(mu, diag e^logvar) || N(0, I)) summed over dims."""
+    check_function(student_fn, vae.gaussian_kl, _kl_cases(), name="gaussian_kl", known_mistakes=_KL_MISTAKES)
+
+
+# --------------------------------------------------------------------------- reparameterize
+def _reparam_cases() -> list[Case]:
+    g = _g(12)
+    return [
+        Case((torch.zeros(4, 2), torch.zeros(4, 2), 0), description="standard normal"),
+        Case((torch.tensor([[3.0, -1.0]]), torch.tensor([[math.log(9.0), math.log(0.01)]]), 1),
+             description="means 3, -1 with variances 9, 0.01"),
+        Case((torch.randn(6, 3, generator=g), torch.randn(6, 3, generator=g), 2), description="a batch of 6, d = 3"),
+    ]
+
+
+def _with_seed(fn: Callable) -> Callable:
+    return lambda mu, logvar, seed: fn(mu, logvar, generator=_g(seed))
+
+
+def _eps(mu: Tensor, seed: int) -> Tensor:
+    return torch.randn(mu.shape, dtype=mu.dtype, generator=_g(seed))
+
+
+_REPARAM_MISTAKES: dict[str, Callable] = {
+    "exp(logvar) (the variance) was used as the standard deviation; use exp(logvar / 2)":
+        lambda mu, lv, s: mu + lv.exp() * _eps(mu, s),
+    "logvar was used as the standard deviation; use exp(logvar / 2)": lambda mu, lv, s: mu + lv * _eps(mu, s),
+    "the mean mu is missing": lambda mu, lv, s: (0.5 * lv).exp() * _eps(mu, s),
+}
+
+
+def check_reparameterize(student_fn: Callable) -> None:
+    """Check ``reparameterize(mu, logvar, generator=None)``: z = mu + exp(logvar/2) * eps, differentiable.
+
+    The student's function must draw eps with ``torch.randn(mu.shape, generator=generator)``
+    (or ``torch.randn_like``-free code that uses the generator) so its noise matches the reference.
+    """
+    if not callable(student_fn):
+        raise ExerciseError(f"reparameterize should be a function, but it is {type(student_fn).__name__}")
+    check_function(_with_seed(student_fn), _with_seed(vae.reparameterize), _reparam_cases(), name="reparameterize",
+                   known_mistakes=_REPARAM_MISTAKES)
+    mu = torch.zeros(3, 2, requires_grad=True)
+    logvar = torch.zeros(3, 2, requires_grad=True)
+    z = student_fn(mu, logvar, generator=_g(0))
+    if not z.requires_grad:
+        raise ExerciseError("reparameterize returned a sample that does not depend on mu and logvar through autograd "
+                            "(did you use .detach(), torch.no_grad() or Normal(...).sample()? the trick needs "
+                            "z = mu + sigma * eps built from mu and logvar)")
+    z.sum().backward()
+    if mu.grad is None or logvar.grad is None or not torch.allclose(mu.grad, torch.ones_like(mu)):
+        raise ExerciseError("the gradient of sum(z) with respect to mu should be 1 for every entry; "
+                            f"got {None if mu.grad is None else mu.grad.tolist()}")
+
+
+# --------------------------------------------------------------------------- IWAE from log-weights
+def _reference_iwae(log_w: Tensor) -> Tensor:
+    return vae.log_mean_exp(log_w, dim=0)
+
+
+def _iwae_cases() -> list[Case]:
+    g = _g(13)
+    return [
+        Case((torch.zeros(5, 2),), description="all weights 1: the bound is 0"),
+        Case((torch.log(torch.tensor([[1.0], [3.0]])),), description="weights 1 and 3: log 2"),
+        Case((torch.randn(50, 4, generator=g),), description="k = 50, batch of 4"),
+        Case((torch.tensor([[-1000.0, 800.0], [-1001.0, 805.0], [-999.0, 790.0]]),),
+             description="log-weights near -1000 and +800, as for 64-pixel images"),
+        Case((torch.randn(1, 3, generator=g, dtype=torch.float64),), description="k = 1 equals the log-weight"),
+    ]
+
+
+_IWAE_MISTAKES: dict[str, Callable] = {
+    "this is the mean of the log-weights (the ELBO estimate), not the log of the mean weight":
+        lambda lw: lw.mean(0),
+    "the - log k term is missing (logsumexp is the log of a sum, not of a mean)":
+        lambda lw: torch.logsumexp(lw, 0),
+    "you averaged over the batch dimension (dim 1) instead of the k samples (dim 0)":
+        lambda lw: torch.logsumexp(lw, 1) - math.log(lw.shape[1]),
+}
+
+
+def check_iwae_from_log_weights(student_fn: Callable) -> None:
+    """Check ``iwae_from_log_weights(log_w) -> (batch,)`` for log_w of shape (k, batch): log mean_k exp(log_w)."""
+    check_function(student_fn, _reference_iwae, _iwae_cases(), name="iwae_from_log_weights",
+                   known_mistakes=_IWAE_MISTAKES, rtol=1e-5)
+
+
+# --------------------------------------------------------------------------- pPCA marginal
+def _ppca_reference(x: Tensor, weight: Tensor, mean: Tensor, sigma2: float) -> Tensor:
+    return vae.linear_gaussian_log_prob(x, weight, mean, sigma2)
+
+
+def _ppca_cases() -> list[Case]:
+    g = _g(14)
+    d64 = torch.float64
+    return [
+        Case((torch.zeros(1, 2, dtype=d64), torch.zeros(2, 1, dtype=d64), torch.zeros(2, dtype=d64), 1.0),
+             description="W = 0, sigma2 = 1: a standard normal in 2D"),
+        Case((torch.randn(4, 3, generator=g, dtype=d64), torch.randn(3, 1, generator=g, dtype=d64),
+              torch.randn(3, generator=g, dtype=d64), 0.5), description="D = 3, d = 1"),
+        Case((torch.randn(6, 5, generator=g, dtype=d64), torch.randn(5, 2, generator=g, dtype=d64),
+              torch.randn(5, generator=g, dtype=d64), 0.04), description="D = 5, d = 2, small noise"),
+    ]
+
+
+def _cov_mistake(cov_fn: Callable) -> Callable:
+    def wrong(x: Tensor, w: Tensor, m: Tensor, s2: float) -> Tensor:
+        cov = cov_fn(w, s2) * torch.ones(1, dtype=w.dtype)
+        return torch.distributions.MultivariateNormal(m, covariance_matrix=cov).log_prob(x)
+    return wrong
+
+
+_PPCA_MISTAKES: dict[str, Callable] = {
+    "the covariance used sigma instead of sigma^2: C = W W^T + sigma2 I":
+        _cov_mistake(lambda w, s2: w @ w.T + math.sqrt(s2) * torch.eye(w.shape[0], dtype=w.dtype)),
+    "the normalising constant -D/2 log(2 pi) is missing":
+        lambda x, w, m, s2: _ppca_reference(x, w, m, s2) + 0.5 * x.shape[-1] * math.log(2 * math.pi),
+    "the mean was left out: p(x) = N(x; mu, C)": lambda x, w, m, s2: _ppca_reference(x, w, torch.zeros_like(m), s2),
+}
+
+
+def check_ppca_log_prob(student_fn: Callable) -> None:
+    """Check ``ppca_log_prob(x, W, mu, sigma2) -> (n,)``: log N(x; mu, W W^T + sigma2 I)."""
+    check_function(student_fn, _ppca_reference, _ppca_cases(), name="ppca_log_prob",
+                   known_mistakes=_PPCA_MISTAKES, atol=1e-6, rtol=1e-6)

@@ -1,0 +1,77 @@
+"""helpers.checks.vae: each check passes the reference and names the typical mistakes."""
+
+import math
+
+import pytest
+import torch
+
+from helpers import vae
+from helpers.checks import ExerciseError
+from helpers.checks import vae as checks
+
+
+def test_gaussian_kl_check_passes_the_reference(capsys):
+    checks.check_gaussian_kl(vae.gaussian_kl)
+    assert "✓ gaussian_kl" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong,hint", [
+    (lambda mu, lv: (lv.exp() + mu**2 - 1 - lv).sum(-1), "1/2 is missing"),
+    (lambda mu, lv: 0.5 * (lv**2 + mu**2 - 1 - torch.log(lv**2)).sum(-1), "logvar was used as the standard deviation"),
+    (lambda mu, lv: 0.5 * (lv.exp() + mu**2 - 1 - lv).mean(-1), "averaged over the latent dimensions"),
+])
+def test_gaussian_kl_check_names_the_mistake(wrong, hint):
+    with pytest.raises(ExerciseError, match=hint):
+        checks.check_gaussian_kl(wrong)
+
+
+def test_gaussian_kl_check_names_shape_and_missing_work():
+    with pytest.raises(ExerciseError, match="shape mistake"):
+        checks.check_gaussian_kl(lambda mu, lv: 0.5 * (lv.exp() + mu**2 - 1 - lv))
+
+    def stub(mu, lv):
+        raise NotImplementedError("Exercise 1: write gaussian_kl")
+
+    with pytest.raises(ExerciseError, match="not written yet"):
+        checks.check_gaussian_kl(stub)
+
+
+def test_reparameterize_check(capsys):
+    checks.check_reparameterize(vae.reparameterize)
+    assert "✓ reparameterize" in capsys.readouterr().out
+
+    def variance_as_std(mu, logvar, generator=None):
+        return mu + logvar.exp() * torch.randn(mu.shape, generator=generator)
+
+    with pytest.raises(ExerciseError, match="the variance"):
+        checks.check_reparameterize(variance_as_std)
+
+    def detached(mu, logvar, generator=None):
+        return vae.reparameterize(mu, logvar, generator).detach()
+
+    with pytest.raises(ExerciseError, match="autograd"):
+        checks.check_reparameterize(detached)
+
+
+def test_iwae_check():
+    checks.check_iwae_from_log_weights(lambda lw: torch.logsumexp(lw, 0) - math.log(lw.shape[0]))
+    with pytest.raises(ExerciseError, match="mean of the log-weights"):
+        checks.check_iwae_from_log_weights(lambda lw: lw.mean(0))
+    with pytest.raises(ExerciseError, match="log k term is missing"):
+        checks.check_iwae_from_log_weights(lambda lw: torch.logsumexp(lw, 0))
+    with pytest.raises(ExerciseError, match="NaN or infinite"):  # the naive formula overflows
+        checks.check_iwae_from_log_weights(lambda lw: lw.exp().mean(0).log())
+
+
+def test_ppca_check():
+    def reference(x, w, m, s2):
+        cov = w @ w.T + s2 * torch.eye(w.shape[0], dtype=w.dtype)
+        return torch.distributions.MultivariateNormal(m, covariance_matrix=cov).log_prob(x)
+
+    checks.check_ppca_log_prob(reference)
+
+    def sigma_not_squared(x, w, m, s2):
+        return reference(x, w, m, math.sqrt(s2))
+
+    with pytest.raises(ExerciseError, match="sigma instead of sigma"):
+        checks.check_ppca_log_prob(sigma_not_squared)
