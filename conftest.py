@@ -1,22 +1,41 @@
 """pytest set-up shared by the helpers unit tests, nbval and the book build.
 
-Each notebook is executed once per ``make test``. nbval runs it cell by cell
-(``--nbval-lax``: a cell fails only by raising, e.g. a hidden ``assert``); this
-plugin keeps the outputs nbval collected (and the ipywidgets state, so progress
-bars render) and stores the executed notebook in the Jupyter Book execution
-cache. The book build that runs last then finds every notebook already executed
-instead of executing it a second time.
+Each notebook is executed once per ``make test``, and that one execution serves three checks:
+
+1. **nbval** runs it cell by cell (``--nbval-lax``: a cell fails only by raising, e.g. a
+   hidden ``assert``).
+2. **Colab simulation**: the kernel nbval starts is not the book's environment. It runs in
+   ``.colab-sim/``, a separate virtual environment holding only the ``helpers`` wheel built
+   from this tree and its declared runtime dependencies (plus ipykernel, as in Colab), with
+   the notebook copied alone into an empty temporary folder outside the repository. A
+   notebook that needs a repository file, a local path or an undeclared package fails here
+   as it would in Colab. Set ``GM4S_NOTEBOOK_ENV=current`` to run notebooks in the current
+   environment instead (quicker while writing a chapter).
+3. **The book**: this plugin keeps the outputs nbval collected (and the ipywidgets state, so
+   progress bars render) and stores the executed notebook in the Jupyter Book execution
+   cache. The book build that runs last finds every notebook already executed.
 """
 
 from __future__ import annotations
 
 import copy
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent
 CACHE_DIR = ROOT / ".jupyter_cache"
+COLAB_VENV = ROOT / ".colab-sim"
+COLAB_KERNEL = "gm4s-colab-sim"
+# The notebooks' own runtime needs beyond helpers' dependencies: what Colab ships anyway.
+COLAB_PREINSTALLED = ["ipykernel", "torch==2.13.0"]  # torch: the CPU wheel on this machine's disk
 
 # Notebook path -> True if every cell passed so far.
 _NB_OK: dict[str, bool] = {}
@@ -46,6 +65,56 @@ def pytest_collection_modifyitems(session, config, items):  # noqa: ARG001
     items.sort(key=_rank)  # stable: keeps each notebook's cells in order
 
 
+def _colab_env() -> str:
+    """Create (once, under a lock) the Colab-like environment; return its kernel name."""
+    deps_key = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + repr(COLAB_PREINSTALLED).encode()).hexdigest()
+    with open(ROOT / ".colab-sim.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        py = COLAB_VENV / "bin" / "python"
+        marker = COLAB_VENV / ".deps"
+        if not marker.exists() or marker.read_text() != deps_key:
+            shutil.rmtree(COLAB_VENV, ignore_errors=True)
+            base = getattr(sys, "_base_executable", sys.executable)
+            subprocess.run([base, "-m", "venv", str(COLAB_VENV)], check=True)
+            subprocess.run([str(py), "-m", "pip", "install", "-q", *COLAB_PREINSTALLED], check=True)
+        # the helpers wheel, rebuilt from this tree every session, with its declared dependencies
+        with tempfile.TemporaryDirectory() as wheels:
+            subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                            "-w", wheels, str(ROOT)], check=True, capture_output=True)
+            wheel = next(Path(wheels).glob("*.whl"))
+            subprocess.run([str(py), "-m", "pip", "install", "-q", str(wheel)], check=True)
+            subprocess.run([str(py), "-m", "pip", "install", "-q", "--force-reinstall", "--no-deps", str(wheel)],
+                           check=True)
+        subprocess.run([str(py), "-m", "ipykernel", "install", "--prefix", str(COLAB_VENV), "--name", COLAB_KERNEL],
+                       check=True, capture_output=True)
+        marker.write_text(deps_key)
+    kernels = str(COLAB_VENV / "share" / "jupyter")
+    if kernels not in os.environ.get("JUPYTER_PATH", ""):
+        os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [kernels, os.environ.get("JUPYTER_PATH")]))
+    os.environ.pop("PYTHONPATH", None)
+    return COLAB_KERNEL
+
+
+_COLAB_KERNEL: list[str] = []
+
+
+def _patch_nbval_colab_kernel() -> None:
+    """Start each notebook's kernel in the Colab-like environment, from an empty temporary folder."""
+    from nbval.kernel import RunningKernel
+    from nbval.plugin import IPyNbFile
+
+    def setup(self):
+        if not _COLAB_KERNEL:
+            _COLAB_KERNEL.append(_colab_env())
+        workdir = Path(tempfile.mkdtemp(prefix="colab-sim-"))
+        shutil.copy(str(self.fspath), workdir / Path(str(self.fspath)).name)
+        self.kernel = RunningKernel(_COLAB_KERNEL[0], cwd=str(workdir),
+                                    startup_timeout=self.config.option.nbval_kernel_startup_timeout)
+        self.setup_sanitize_files()
+
+    IPyNbFile.setup = setup
+
+
 def _patch_nbval_widget_capture() -> None:
     """Record ipywidgets comm state as nbval reads kernel messages (nbval itself ignores it)."""
     try:
@@ -54,6 +123,8 @@ def _patch_nbval_widget_capture() -> None:
         return
     if getattr(IPyNbFile, "_gm4s_patched", False):
         return
+    if os.environ.get("GM4S_NOTEBOOK_ENV", "colab") != "current":
+        _patch_nbval_colab_kernel()
     original = IPyNbFile.get_kernel_message
 
     def get_kernel_message(self, timeout=None, stream="iopub"):
