@@ -82,7 +82,7 @@ def _colab_env() -> str:
             subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
                             "-w", wheels, str(ROOT)], check=True, capture_output=True)
             wheel = next(Path(wheels).glob("*.whl"))
-            subprocess.run([str(py), "-m", "pip", "install", "-q", str(wheel)], check=True)
+            subprocess.run([str(py), "-m", "pip", "install", "-q", f"{wheel}[science]"], check=True)
             subprocess.run([str(py), "-m", "pip", "install", "-q", "--force-reinstall", "--no-deps", str(wheel)],
                            check=True)
         subprocess.run([str(py), "-m", "ipykernel", "install", "--prefix", str(COLAB_VENV), "--name", COLAB_KERNEL],

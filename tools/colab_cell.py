@@ -36,7 +36,7 @@ def cell_source(url: str) -> str:
         'if "google.colab" in sys.modules:\n'
         "    import subprocess\n"
         "\n"
-        f'    source = "gm4science-helpers @ git+{url}"\n'
+        f'    source = "gm4science-helpers[science] @ git+{url}"\n'
         '    subprocess.run([sys.executable, "-m", "pip", "install", "-q", source], check=True)'
     )
 
