@@ -77,14 +77,22 @@ def _colab_env() -> str:
             base = getattr(sys, "_base_executable", sys.executable)
             subprocess.run([base, "-m", "venv", str(COLAB_VENV)], check=True)
             subprocess.run([str(py), "-m", "pip", "install", "-q", *COLAB_PREINSTALLED], check=True)
-        # the helpers wheel, rebuilt from this tree every session, with its declared dependencies
-        with tempfile.TemporaryDirectory() as wheels:
-            subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                            "-w", wheels, str(ROOT)], check=True, capture_output=True)
-            wheel = next(Path(wheels).glob("*.whl"))
-            subprocess.run([str(py), "-m", "pip", "install", "-q", f"{wheel}[science]"], check=True)
-            subprocess.run([str(py), "-m", "pip", "install", "-q", "--force-reinstall", "--no-deps", str(wheel)],
-                           check=True)
+        # the helpers wheel, rebuilt from this tree whenever its sources changed
+        tree = hashlib.sha256()
+        for f in sorted((ROOT / "helpers").rglob("*")):
+            if f.is_file() and "__pycache__" not in f.parts:
+                tree.update(str(f.relative_to(ROOT)).encode() + f.read_bytes())
+        tree.update((ROOT / "pyproject.toml").read_bytes())
+        installed = COLAB_VENV / ".helpers-tree"
+        if not installed.exists() or installed.read_text() != tree.hexdigest():
+            with tempfile.TemporaryDirectory() as wheels:
+                subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                                "-w", wheels, str(ROOT)], check=True, capture_output=True)
+                wheel = next(Path(wheels).glob("*.whl"))
+                subprocess.run([str(py), "-m", "pip", "install", "-q", f"{wheel}[science]"], check=True)
+                subprocess.run([str(py), "-m", "pip", "install", "-q", "--force-reinstall", "--no-deps", str(wheel)],
+                               check=True)
+            installed.write_text(tree.hexdigest())
         subprocess.run([str(py), "-m", "ipykernel", "install", "--prefix", str(COLAB_VENV), "--name", COLAB_KERNEL],
                        check=True, capture_output=True)
         marker.write_text(deps_key)
