@@ -26,7 +26,7 @@ $(STAMP): requirements.txt pyproject.toml package.json package-lock.json
 install: $(STAMP)
 
 book: install
-	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+	GM4S_BOOK_BUILD=1 $(VENV)/bin/jupyter-book build . -W -n --keep-going
 	@echo
 	@echo "The book is at $(CURDIR)/_build/html/index.html"
 

@@ -58,6 +58,7 @@ def _rank(item: pytest.Item) -> int:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "book: builds the HTML book (runs after the notebooks)")
+    os.environ["GM4S_BOOK_BUILD"] = "1"  # notebooks executed here render the book (helpers.plot.building_book)
     _patch_nbval_widget_capture()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import matplotlib as mpl
@@ -12,6 +13,19 @@ from torch import Tensor
 
 # Colour cycle that stays distinguishable in grey scale (dark/light alternation).
 BOOK_COLORS = ["#1b4f72", "#e67e22", "#117a65", "#c0392b", "#7d3c98", "#7f8c8d"]
+
+
+BOOK_BUILD_ENV = "GM4S_BOOK_BUILD"
+
+
+def building_book() -> bool:
+    """True while the notebook is executed to build the HTML book (or by the test suite).
+
+    A cell that draws a static stand-in for an interactive widget runs only then: the HTML
+    shows the static figure, while a reader running the notebook live gets the widget alone.
+    ``make book`` and the test suite set the environment variable ``GM4S_BOOK_BUILD=1``.
+    """
+    return os.environ.get(BOOK_BUILD_ENV, "") == "1"
 
 
 def use_book_style() -> None:

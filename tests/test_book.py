@@ -1,5 +1,6 @@
 """The book builds with warnings as errors, from the executions nbval just cached."""
 
+import os
 import re
 import subprocess
 import sys
@@ -13,8 +14,9 @@ JB = Path(sys.executable).with_name("jupyter-book")
 
 @pytest.fixture(scope="module")
 def build():
+    env = {**os.environ, "GM4S_BOOK_BUILD": "1"}
     proc = subprocess.run([str(JB), "build", str(ROOT), "-W", "-n", "--keep-going"],
-                          capture_output=True, text=True, cwd=ROOT)
+                          capture_output=True, text=True, cwd=ROOT, env=env)
     return proc
 
 

@@ -33,3 +33,10 @@ def test_use_book_style_changes_rcparams_only_when_called():
     with matplotlib.rc_context():
         plot.use_book_style()
         assert matplotlib.rcParams["axes.grid"] is True
+
+
+def test_building_book_follows_the_environment(monkeypatch):
+    monkeypatch.setenv("GM4S_BOOK_BUILD", "1")
+    assert plot.building_book()
+    monkeypatch.delenv("GM4S_BOOK_BUILD")
+    assert not plot.building_book()
