@@ -128,3 +128,23 @@ def test_chapter_page_renders_offline(page_path, server, browser):
             f"assets fetched from the network: {blocked}"
     finally:
         page.close()
+
+
+def test_search_works_offline(server, browser):
+    page, errors, _ = _open(browser, f"{server}/search.html?q=likelihood")
+    try:
+        page.wait_for_selector("#search-results ul.search li", timeout=20000)
+        assert page.locator("#search-results ul.search li").count() >= 1
+        assert errors == [], f"console errors: {errors}"
+    finally:
+        page.close()
+
+
+def test_navigation_and_branding(server, browser):
+    page, errors, _ = _open(browser, f"{server}/chapters/intro.html")
+    try:
+        assert page.locator("link[rel='icon']").count() >= 1, "no favicon"
+        assert page.locator("img.logo__image").count() >= 1, "no logo"
+        assert page.locator(".prev-next-area a").count() >= 1, "no next/previous navigation"
+    finally:
+        page.close()
