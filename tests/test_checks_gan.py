@@ -1,0 +1,61 @@
+"""The GAN exercise checks pass the reference solutions and name the typical mistakes."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from helpers import gan
+from helpers.checks import ExerciseError
+from helpers.checks.gan import check_generator_loss_non_saturating, check_optimal_discriminator, check_r1_penalty
+
+
+def test_optimal_discriminator_check_passes_the_reference(capsys):
+    check_optimal_discriminator(gan.optimal_discriminator)
+    assert "✓ optimal_discriminator" in capsys.readouterr().out
+
+
+def test_optimal_discriminator_check_names_the_mistakes():
+    with pytest.raises(ExerciseError, match="DATA density"):
+        check_optimal_discriminator(lambda lp, lq: torch.sigmoid(lq - lp))
+    with pytest.raises(ExerciseError, match="density ratio"):
+        check_optimal_discriminator(lambda lp, lq: (lp - lq).exp())
+    with pytest.raises(ExerciseError, match="underflows"):
+        check_optimal_discriminator(lambda lp, lq: lp.exp() / (lp.exp() + lq.exp()))
+    with pytest.raises(ExerciseError, match="shape mistake"):
+        check_optimal_discriminator(lambda lp, lq: torch.sigmoid(lp - lq).sum(-1))
+    with pytest.raises(ExerciseError, match="not written yet"):
+        check_optimal_discriminator(lambda lp, lq: (_ for _ in ()).throw(NotImplementedError("Exercise 1")))
+
+
+def test_non_saturating_check():
+    check_generator_loss_non_saturating(lambda lg: F.softplus(-lg).mean())
+    with pytest.raises(ExerciseError, match="saturating \\(minimax\\)"):
+        check_generator_loss_non_saturating(lambda lg: -F.softplus(lg).mean())
+    with pytest.raises(ExerciseError, match="summed"):
+        check_generator_loss_non_saturating(lambda lg: F.softplus(-lg).sum())
+    with pytest.raises(ExerciseError, match="softplus"):
+        check_generator_loss_non_saturating(lambda lg: -torch.log(torch.sigmoid(lg)).mean())
+
+
+def _r1(disc, real):
+    real = real.detach().requires_grad_(True)
+    (g,) = torch.autograd.grad(disc(real).sum(), real, create_graph=True)
+    return g.pow(2).sum(1).mean()
+
+
+def test_r1_check():
+    check_r1_penalty(_r1)
+    with pytest.raises(ExerciseError, match="SQUARED"):
+        check_r1_penalty(lambda d, x: _r1(d, x).sqrt() * 0 + _norm(d, x))
+    with pytest.raises(ExerciseError, match="logit"):
+        check_r1_penalty(lambda d, x: _r1(lambda y: torch.sigmoid(d(y)), x))
+    with pytest.raises(ExerciseError, match="create_graph"):
+        check_r1_penalty(lambda d, x: _r1(d, x).detach())
+    with pytest.raises(ExerciseError, match="should be a function"):
+        check_r1_penalty(3.0)
+
+
+def _norm(disc, real):
+    real = real.detach().requires_grad_(True)
+    (g,) = torch.autograd.grad(disc(real).sum(), real, create_graph=True)
+    return g.norm(dim=1).mean()
