@@ -19,9 +19,11 @@ import torch
 from torch import Tensor
 
 __all__ = [
+    "Checkerboard",
     "Digits",
     "GaussianMixture",
     "TwoMoons",
+    "eight_gaussians",
     "grid",
     "load_digits",
     "ring",
@@ -151,6 +153,49 @@ def grid(n_per_side: int = 5, spacing: float = 2.0, std: float = 0.05) -> Gaussi
     return GaussianMixture(torch.stack([gx.flatten(), gy.flatten()], dim=1), std)
 
 
+def eight_gaussians(radius: float = 4.0, std: float = 0.5, divisor: float = 1.414) -> GaussianMixture:
+    """The 8-Gaussian ring of the FFJORD toy set (Grathwohl et al. 2019), with its exact density.
+
+    Centres at ``radius`` times the 8 unit vectors at multiples of 45 degrees, std ``std``,
+    every point then divided by ``divisor``: with the defaults, means at radius 4/1.414 and std
+    0.5/1.414, for which H(p) = 2.832 nats by quadrature. See the normalizing-flows chapter.
+    """
+    radius, std, divisor = _positive(radius, "radius"), _positive(std, "std"), _positive(divisor, "divisor")
+    return ring(8, radius / divisor, std / divisor)
+
+
+class Checkerboard:
+    """The checkerboard of the FFJORD toy set: uniform on 8 of the 16 unit-2 squares of [-4, 4]^2.
+
+    The square with corner (-4 + 2i, -4 + 2j), i, j = 0..3, is filled when i + j is even, as
+    in FFJORD's sampler. The density is 1/32 on the filled squares and 0 elsewhere, so
+    H(p) = ln 32 = 3.466 nats exactly. See the normalizing-flows chapter.
+    """
+
+    dim = 2
+
+    def sample(self, sample_shape: SampleShape, generator: torch.Generator | None = None) -> Tensor:
+        """Draw i.i.d. samples of shape (*sample_shape, 2)."""
+        shape = _as_shape(sample_shape)
+        n = int(np.prod(shape)) if len(shape) else 1
+        i = torch.randint(0, 4, (n,), generator=generator)
+        j = 2 * torch.randint(0, 2, (n,), generator=generator) + i % 2
+        corner = torch.stack([i, j], dim=1).float() * 2 - 4
+        x = corner + 2 * torch.rand(n, 2, generator=generator)
+        return x.reshape(*shape, 2)
+
+    def log_prob(self, x: Tensor) -> Tensor:
+        """Exact log-density: -ln 32 on the filled squares, -inf elsewhere; (..., 2) -> (...)."""
+        _check_points(x, 2, "Checkerboard.log_prob")
+        cell = torch.floor((x + 4) / 2)
+        inside = ((x >= -4) & (x < 4)).all(-1) & (cell.sum(-1) % 2 == 0)
+        return torch.where(inside, torch.full_like(x[..., 0], -math.log(32.0)),
+                           torch.full_like(x[..., 0], -math.inf))
+
+    def __repr__(self) -> str:
+        return "Checkerboard()"
+
+
 class TwoMoons:
     """scikit-learn's two moons, sampled i.i.d., with their exact density.
 
@@ -212,11 +257,13 @@ class TwoMoons:
         return f"TwoMoons(noise={self.noise}, scale={self.scale})"
 
 
-_TOYS = {"ring": ring, "grid": grid, "moons": TwoMoons}
+_TOYS = {"ring": ring, "grid": grid, "moons": TwoMoons, "8gaussians": eight_gaussians,
+         "checkerboard": Checkerboard}
 
 
-def toy(name: str, **kwargs: float) -> GaussianMixture | TwoMoons:
-    """Look a 2D toy distribution up by name: ``"ring"``, ``"grid"`` or ``"moons"``."""
+def toy(name: str, **kwargs: float) -> GaussianMixture | TwoMoons | Checkerboard:
+    """Look a 2D toy distribution up by name: ``"ring"``, ``"grid"``, ``"moons"``,
+    ``"8gaussians"`` or ``"checkerboard"``."""
     if name not in _TOYS:
         raise ValueError(f"unknown toy distribution {name!r}; expected one of {sorted(_TOYS)}")
     return _TOYS[name](**kwargs)

@@ -98,3 +98,26 @@ def mode_coverage(samples: Tensor, means: Tensor, std: float, threshold: float =
     nz = p > 0
     kl = float((p[nz] * (p[nz] * k).log()).sum())
     return ModeCoverage(captured, float(hq.double().mean()), kl)
+
+
+def effective_sample_size(log_weights: Tensor | np.ndarray) -> float:
+    """Kish's effective sample size as a fraction, (sum w)^2 / (n sum w^2), from log-weights.
+
+    Computed in log space, ``exp(2 logsumexp(lw) - log n - logsumexp(2 lw))``, so weights such
+    as exp(-u/kT) / q(x) with |log w| in the thousands neither overflow nor underflow. The
+    result lies in [1/n, 1]: 1 when all weights are equal, 1/n when one weight dominates.
+    See the Boltzmann-generators chapter.
+
+    Args:
+        log_weights: (n,) log importance weights, n >= 1; -inf (zero weight) is allowed as
+            long as at least one weight is finite.
+    """
+    lw = torch.as_tensor(log_weights, dtype=torch.float64).flatten()
+    if lw.numel() < 1:
+        raise ValueError("effective_sample_size needs at least one log-weight")
+    if bool(torch.isnan(lw).any()) or bool((lw == math.inf).any()):
+        raise ValueError("effective_sample_size got NaN or +inf log-weights")
+    if not bool(torch.isfinite(lw).any()):
+        raise ValueError("effective_sample_size needs at least one finite log-weight (all weights are zero)")
+    log_ess = 2 * torch.logsumexp(lw, 0) - math.log(lw.numel()) - torch.logsumexp(2 * lw, 0)
+    return float(log_ess.exp())

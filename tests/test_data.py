@@ -125,3 +125,31 @@ def test_load_digits_split_and_scaling():
     assert torch.equal(both.sum(0), full.images.sum(0))
     assert torch.equal(data.load_digits("test").images, test.images)
     assert set(test.labels.tolist()) == set(range(10))
+
+
+def test_eight_gaussians_is_the_ffjord_toy_and_its_entropy_matches_quadrature():
+    dist = data.eight_gaussians()
+    assert torch.allclose(dist.means.norm(dim=1), torch.full((8,), 4 / 1.414), atol=1e-5)
+    assert dist.std == pytest.approx(0.5 / 1.414)
+    assert _grid_integral(dist.log_prob, (-5.5, 5.5), n=800) == pytest.approx(1.0, abs=1e-3)
+    # H(p) by Monte Carlo beside the quadrature value 2.832 of REFERENCES.md
+    x = dist.sample(20_000, generator=torch.Generator().manual_seed(0))
+    nlp = -dist.log_prob(x)
+    assert abs(nlp.mean().item() - 2.832) < 3 * nlp.std().item() / math.sqrt(len(x)) + 5e-4
+
+
+def test_checkerboard_integrates_to_one_and_has_entropy_ln32():
+    cb = data.Checkerboard()
+    # midpoint rule on cells that never straddle a square's edge: exact
+    assert _grid_integral(cb.log_prob, (-4.995, 4.995), n=1000) == pytest.approx(1.0, abs=1e-9)
+    x = cb.sample(20_000, generator=torch.Generator().manual_seed(0))
+    lp = cb.log_prob(x)
+    assert bool(torch.isfinite(lp).all())
+    assert (-lp).mean().item() == pytest.approx(math.log(32), abs=1e-6)
+    # every filled square gets 1/8 of the samples
+    cells = ((x + 4) // 2).long()
+    counts = torch.bincount(cells[:, 0] * 4 + cells[:, 1], minlength=16).double() / len(x)
+    filled = torch.tensor([(i + j) % 2 == 0 for i in range(4) for j in range(4)])
+    assert bool((counts[~filled] == 0).all())
+    assert (counts[filled] - 1 / 8).abs().max() < 4 * math.sqrt(1 / 8 * 7 / 8 / len(x))
+    assert cb.log_prob(torch.tensor([[-3.0, -1.0], [5.0, 0.0]])).isinf().all()

@@ -71,3 +71,22 @@ def test_mode_coverage_of_a_collapsed_sampler():
     assert mode_coverage(far, ring.means, ring.std).modes_captured == 0
     with pytest.raises(ValueError, match=r"means must have shape \(n_modes, 2\)"):
         mode_coverage(x, torch.zeros(8, 3), 0.01)
+
+
+def test_effective_sample_size_kish_formula_and_stability():
+    from helpers.metrics import effective_sample_size
+
+    w = torch.tensor([1.0, 2.0, 3.0, 4.0], dtype=torch.float64)
+    assert effective_sample_size(w.log()) == pytest.approx(float(w.sum() ** 2 / (4 * (w**2).sum())))
+    assert effective_sample_size(torch.zeros(7)) == pytest.approx(1.0)
+    assert effective_sample_size(torch.tensor([0.0, -math.inf, -math.inf])) == pytest.approx(1 / 3)
+    # shifting every log-weight changes nothing, even far beyond float range
+    lw = torch.randn(1000, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    assert effective_sample_size(lw - 5000) == pytest.approx(effective_sample_size(lw), rel=1e-12)
+    # log-normal weights: ESS fraction -> exp(-sigma^2) for large n
+    lw = 0.5 * torch.randn(400_000, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    assert effective_sample_size(lw) == pytest.approx(math.exp(-0.25), abs=0.005)
+    with pytest.raises(ValueError, match="at least one finite"):
+        effective_sample_size(torch.full((3,), -math.inf))
+    with pytest.raises(ValueError, match="NaN"):
+        effective_sample_size(torch.tensor([0.0, float("nan")]))

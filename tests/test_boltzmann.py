@@ -1,0 +1,78 @@
+"""helpers.boltzmann: the double well, its exact references, the MCMC sampler."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy.integrate import quad
+
+from helpers import boltzmann as bz
+
+
+def test_energy_is_the_noe_double_well():
+    x = torch.tensor([[0.0, 0.0], [1.0, 2.0], [-2.0, -1.0]])
+    expected = torch.tensor([0.0, 0.25 - 3 + 1 + 2, 4 - 12 - 2 + 0.5])
+    assert torch.allclose(bz.double_well(x), expected)
+    # minima and barrier are the stationary points: u1'(x1) = x1^3 - 6 x1 + 1 = 0
+    ref = bz.double_well_reference()
+    for r in (*ref.minima, ref.barrier):
+        assert r**3 - 6 * r + 1 == pytest.approx(0, abs=1e-10)
+
+
+def test_references_match_adaptive_quadrature_and_published_values():
+    ref = bz.double_well_reference(kT=1.0)
+    f = lambda x: math.exp(-(x**4 / 4 - 3 * x**2 + x))  # noqa: E731
+    z_left = quad(f, -np.inf, ref.barrier)[0]
+    z_right = quad(f, ref.barrier, np.inf)[0]
+    assert ref.p_left == pytest.approx(z_left / (z_left + z_right), rel=1e-9)
+    assert ref.log_z == pytest.approx(math.log((z_left + z_right) * math.sqrt(2 * math.pi)), abs=1e-9)
+    # REFERENCES.md: Delta F = 4.778 kT, P(left) = 0.9917 at kT = 1
+    assert ref.delta_f == pytest.approx(4.778, abs=5e-4)
+    assert ref.p_left == pytest.approx(0.9917, abs=5e-5)
+    assert ref.free_energy.min() == 0.0
+
+
+def test_metropolis_samples_the_boltzmann_distribution_of_a_gaussian():
+    # u = x^2 / 2 at kT = 2: N(0, 2) in each coordinate
+    g = torch.Generator().manual_seed(0)
+    traj, acc = bz.metropolis(lambda x: 0.5 * (x**2).sum(-1), torch.zeros(200, 2, dtype=torch.float64),
+                              2000, 1.5, kT=2.0, generator=g)
+    x = traj[500:].reshape(-1, 2)
+    assert 0.3 < acc < 0.9
+    var = x.var(0)
+    # 200 independent chains: the standard error of the variance from chain means
+    chain_var = traj[500:].var(0)
+    se = chain_var.std(0) / math.sqrt(200)
+    assert bool(((var - 2.0).abs() < 4 * se).all())
+
+
+def test_autocorrelation_of_an_ar1_chain():
+    rng = np.random.default_rng(0)
+    phi, n = 0.8, 200_000
+    x = np.empty(n)
+    x[0] = 0
+    eps = rng.standard_normal(n)
+    for t in range(1, n):
+        x[t] = phi * x[t - 1] + eps[t]
+    rho = bz.autocorrelation(x, 5)
+    assert np.allclose(rho, phi ** np.arange(6), atol=0.01)
+    # tau = (1 + phi) / (1 - phi) = 9
+    assert bz.integrated_autocorrelation_time(x) == pytest.approx(9.0, rel=0.1)
+
+
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (lambda: bz.double_well(torch.zeros(3, 3)), r"shape \(\.\.\., 2\)"),
+        (lambda: bz.double_well_reference(kT=-1.0), "kT must be a positive number"),
+        (lambda: bz.double_well_reference(n=100), "n must be an odd integer"),
+        (lambda: bz.metropolis(bz.double_well, torch.zeros(2), 10, 0.5), r"shape \(n_chains, d\)"),
+        (lambda: bz.metropolis(bz.double_well, torch.zeros(2, 2), 0, 0.5), "n_steps must be a positive"),
+        (lambda: bz.metropolis(bz.double_well, torch.zeros(2, 2), 5, 0.0), "step_size must be a positive"),
+        (lambda: bz.autocorrelation(np.zeros(10), 20), "max_lag must be an integer"),
+    ],
+)
+def test_bad_input_raises_a_clear_error(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

@@ -1,0 +1,79 @@
+"""helpers.checks.flows and helpers.checks.boltzmann pass the reference and catch typical mistakes."""
+
+import math
+
+import pytest
+import torch
+
+from helpers.checks import ExerciseError
+from helpers.checks.boltzmann import check_effective_sample_size
+from helpers.checks.flows import check_affine_coupling
+from helpers.flows import affine_coupling_forward
+
+
+def test_affine_coupling_reference_passes(capsys):
+    check_affine_coupling(affine_coupling_forward)
+    assert "all 4 checks passed" in capsys.readouterr().out
+
+
+def _wrong_sign(x, mask, conditioner):
+    shift, log_scale = conditioner(x * mask)
+    y = x * mask + (1 - mask) * (x * torch.exp(log_scale) + shift)
+    return y, -((1 - mask) * log_scale).sum(-1)
+
+
+def _all_dims(x, mask, conditioner):
+    shift, log_scale = conditioner(x * mask)
+    return x * mask + (1 - mask) * (x * torch.exp(log_scale) + shift), log_scale.sum(-1)
+
+
+def _batch_sum(x, mask, conditioner):
+    y, ld = affine_coupling_forward(x, mask, conditioner)
+    return y, ld.sum()
+
+
+def _stub(x, mask, conditioner):
+    raise NotImplementedError("Exercise 1: write the affine coupling")
+
+
+@pytest.mark.parametrize(
+    "wrong,hint",
+    [
+        (_wrong_sign, "wrong sign"),
+        (_all_dims, "transformed dimensions only"),
+        (_batch_sum, "shape mistake"),
+        (_stub, "not written yet"),
+    ],
+)
+def test_affine_coupling_mistakes_are_named(wrong, hint):
+    with pytest.raises(ExerciseError, match=hint):
+        check_affine_coupling(wrong)
+
+
+def _ess_log_space(lw):
+    return float(torch.exp(2 * torch.logsumexp(lw, 0) - math.log(len(lw)) - torch.logsumexp(2 * lw, 0)))
+
+
+def _ess_naive(lw):
+    w = lw.exp()
+    return float(w.sum() ** 2 / (len(w) * (w**2).sum()))
+
+
+def _ess_absolute(lw):
+    return _ess_log_space(lw) * len(lw)
+
+
+def test_ess_reference_passes(capsys):
+    check_effective_sample_size(_ess_log_space)
+    out = capsys.readouterr().out
+    assert "all 4 checks passed" in out and "stable" in out
+
+
+def test_ess_naive_version_fails_with_the_log_space_hint():
+    with pytest.raises(ExerciseError, match="Work in log space"):
+        check_effective_sample_size(_ess_naive)
+
+
+def test_ess_absolute_fails_with_the_fraction_hint():
+    with pytest.raises(ExerciseError, match="return the fraction"):
+        check_effective_sample_size(_ess_absolute)
