@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent
 CACHE_DIR = ROOT / ".jupyter_cache"
 COLAB_VENV = ROOT / ".colab-sim"
 COLAB_KERNEL = "gm4s-colab-sim"
+OUTPUT_TIMEOUT = 300  # seconds nbval may wait for a kernel's output messages
 # The notebooks' own runtime needs beyond helpers' dependencies: what Colab ships anyway.
 COLAB_PREINSTALLED = ["ipykernel", "torch==2.13.0"]  # torch: the CPU wheel on this machine's disk
 
@@ -137,6 +138,10 @@ def _patch_nbval_widget_capture() -> None:
     original = IPyNbFile.get_kernel_message
 
     def get_kernel_message(self, timeout=None, stream="iopub"):
+        # nbval waits only 5 s for each output message after a cell's reply; on a busy
+        # 2-core machine a kernel can take longer to flush, so wait up to the cell timeout.
+        if timeout is not None:
+            timeout = max(timeout, OUTPUT_TIMEOUT)
         msg = original(self, timeout=timeout, stream=stream)
         if stream == "iopub" and msg["msg_type"] in ("comm_open", "comm_msg"):
             content = msg["content"]
