@@ -41,8 +41,10 @@ def _sp_cases() -> list[Case]:
     a = torch.randint(0, 50, (20,), generator=g).double()
     b = torch.randint(0, 50, (20,), generator=g).double()
     return [
-        Case((torch.tensor([10.0, 30.0, 60.0]), torch.tensor([20.0, 20.0, 20.0])), description="3 bins, different totals"),
-        Case((torch.tensor([5.0, 0.0, 5.0, 0.0]), torch.tensor([0.0, 0.0, 4.0, 4.0])), description="an empty bin in both"),
+        Case((torch.tensor([10.0, 30.0, 60.0]), torch.tensor([20.0, 20.0, 20.0])),
+             description="3 bins, different totals"),
+        Case((torch.tensor([5.0, 0.0, 5.0, 0.0]), torch.tensor([0.0, 0.0, 4.0, 4.0])),
+             description="an empty bin in both"),
         Case((torch.tensor([1.0, 0.0]), torch.tensor([0.0, 7.0])), description="disjoint histograms (S = 1)"),
         Case((a, b), description="20 random bins, float64"),
     ]

@@ -122,7 +122,8 @@ def binned_model_power(power: Callable[[np.ndarray], np.ndarray], n: int) -> np.
     j = shell_index(n).ravel()
     p = power(wavenumbers(n)[2]).ravel()
     shells = np.arange(1, n // 2 + 1)
-    return np.bincount(j, weights=p, minlength=shells[-1] + 1)[shells] / np.bincount(j, minlength=shells[-1] + 1)[shells]
+    counts = np.bincount(j, minlength=shells[-1] + 1)[shells]
+    return np.bincount(j, weights=p, minlength=shells[-1] + 1)[shells] / counts
 
 
 def skewness(x: np.ndarray) -> float:
