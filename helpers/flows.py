@@ -337,7 +337,7 @@ class SplineCoupling(nn.Module):
         nn.init.zeros_(self.net[-1].weight)
         nn.init.zeros_(self.net[-1].bias)
 
-    def _apply(self, x: Tensor, inverse: bool) -> tuple[Tensor, Tensor]:
+    def _transform(self, x: Tensor, inverse: bool) -> tuple[Tensor, Tensor]:
         xa, xb = x[:, self.cond], x[:, self.trans]
         params = self.net(xa).reshape(x.shape[0], len(self.trans), self.n_params)
         k = self.n_bins
@@ -348,11 +348,11 @@ class SplineCoupling(nn.Module):
 
     def forward(self, z: Tensor) -> tuple[Tensor, Tensor]:
         """z: (batch, d) -> (x, log|det dx/dz|)."""
-        return self._apply(z, inverse=False)
+        return self._transform(z, inverse=False)
 
     def inverse(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """x: (batch, d) -> (z, log|det dz/dx|)."""
-        return self._apply(x, inverse=True)
+        return self._transform(x, inverse=True)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -153,3 +153,10 @@ def test_base_density_is_standard_normal():
     x = torch.randn(10, 2)
     ref = -0.5 * (x**2).sum(1) - math.log(2 * math.pi)
     assert torch.allclose(flow.log_prob(x), ref, atol=1e-12)
+
+
+def test_flows_move_between_dtypes_and_devices():
+    flow = flows.NeuralSplineFlow(2, 2, 8).to("cpu").float()
+    x = torch.randn(4, 2, dtype=torch.float32)
+    assert flow.log_prob(x).dtype == torch.float32
+    assert flows.RealNVP(2, 2, 8, glow=True).double().log_prob(x.double()).dtype == torch.float64
