@@ -84,3 +84,12 @@ def test_efficiencies_sic_and_rejection_on_uniform_scores():
 def test_max_sic_refuses_cuts_without_background():
     with pytest.raises(ValueError, match="background"):
         collider.max_sic(torch.ones(10), torch.zeros(10), min_bkg_events=50)
+
+
+def test_roc_area_counts_ties_like_auc():
+    s, b = torch.tensor([1.0, 2.0, 2.0, 3.0]), torch.tensor([0.0, 2.0, 2.0, 1.0, 5.0])
+    eps_s, eps_b = collider.roc_curve(s, b)
+    assert len(eps_s) == len(torch.unique(torch.cat([s, b]))) + 1
+    brute = ((s[:, None] > b[None, :]).double() + 0.5 * (s[:, None] == b[None, :]).double()).mean()
+    assert float(torch.trapezoid(eps_s, eps_b)) == pytest.approx(float(brute), abs=1e-12)
+    assert collider.auc(s, b) == pytest.approx(float(brute), abs=1e-12)

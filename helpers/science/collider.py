@@ -159,17 +159,22 @@ def efficiencies(score_sig: Tensor, score_bkg: Tensor, thresholds: Tensor) -> tu
 
 
 def roc_curve(score_sig: Tensor, score_bkg: Tensor) -> tuple[Tensor, Tensor]:
-    """The ROC curve (eps_S, eps_B), both (n_s + n_b + 1,), from (0, 0) to (1, 1), float64.
+    """The ROC curve (eps_S, eps_B) from (0, 0) to (1, 1), float64, one point per distinct score.
 
-    Thresholds run over every score, from the largest to below the smallest.
+    Thresholds run over every distinct score, from the largest to below the smallest; tied scores
+    enter together, so the trapezoid area under the curve equals ``auc`` (ties counted 1/2).
+    Both outputs have shape (number of distinct scores + 1,).
     """
     _check_scores(score_sig, score_bkg)
     s, b = score_sig.detach().double().cpu(), score_bkg.detach().double().cpu()
     scores = torch.cat([s, b])
     is_sig = torch.cat([torch.ones_like(s), torch.zeros_like(b)])
-    order = torch.argsort(scores, descending=True, stable=True)
-    eps_s = torch.cat([torch.zeros(1, dtype=torch.float64), is_sig[order].cumsum(0) / len(s)])
-    eps_b = torch.cat([torch.zeros(1, dtype=torch.float64), (1 - is_sig[order]).cumsum(0) / len(b)])
+    sorted_scores, order = torch.sort(scores, descending=True, stable=True)
+    # one point per distinct threshold: tied scores enter together (a diagonal segment)
+    last = torch.ones_like(sorted_scores, dtype=torch.bool)
+    last[:-1] = sorted_scores[1:] != sorted_scores[:-1]
+    eps_s = torch.cat([torch.zeros(1, dtype=torch.float64), (is_sig[order].cumsum(0) / len(s))[last]])
+    eps_b = torch.cat([torch.zeros(1, dtype=torch.float64), ((1 - is_sig[order]).cumsum(0) / len(b))[last]])
     return eps_s, eps_b
 
 

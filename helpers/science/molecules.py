@@ -183,32 +183,35 @@ class SelfiesTokenizer:
 class SelfiesVAE(nn.Module):
     """A VAE over SELFIES token sequences with convolutional encoder and decoder.
 
-    Encoder: tokens (batch, L) -> embedding -> three Conv1d layers -> MLP -> mu, logvar (batch, z_dim),
-    in the spirit of Gomez-Bombarelli et al. (2018). Decoder: z -> MLP -> (channels, L) feature map
+    Encoder: tokens (batch, L) -> embedding -> two Conv1d layers (the second with stride 2) -> MLP
+    -> mu, logvar (batch, z_dim), in the spirit of Gomez-Bombarelli et al. (2018).
+    Decoder: z -> MLP -> (channels, L) feature map
     -> two Conv1d layers -> logits (batch, L, vocab): one categorical per position, independent
     given z (so decoding is a single parallel pass, cheap on a CPU; an autoregressive GRU decoder
     is the usual, slower, alternative). See the chapter "Molecular design".
     """
 
-    def __init__(self, vocab_size: int, max_len: int, z_dim: int = 32, embed: int = 32,
-                 channels: int = 128, hidden: int = 256) -> None:
+    def __init__(self, vocab_size: int, max_len: int, z_dim: int = 32, embed: int = 24,
+                 channels: int = 64, hidden: int = 256, kernel: int = 3) -> None:
         super().__init__()
         for name, v in (("vocab_size", vocab_size), ("max_len", max_len), ("z_dim", z_dim),
-                        ("embed", embed), ("channels", channels), ("hidden", hidden)):
+                        ("embed", embed), ("channels", channels), ("hidden", hidden), ("kernel", kernel)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        if kernel % 2 == 0:
+            raise ValueError(f"kernel must be odd (same-length convolutions), got {kernel}")
         self.vocab_size, self.max_len, self.z_dim, self.channels = vocab_size, max_len, z_dim, channels
+        pad = kernel // 2
         self.embed = nn.Embedding(vocab_size, embed)
         self.enc_conv = nn.Sequential(
-            nn.Conv1d(embed, channels, 5, padding=2), nn.ReLU(),
-            nn.Conv1d(channels, channels, 5, padding=2), nn.ReLU(),
-            nn.Conv1d(channels, channels, 5, padding=2, stride=2), nn.ReLU(),
+            nn.Conv1d(embed, channels, kernel, padding=pad), nn.ReLU(),
+            nn.Conv1d(channels, channels, kernel, padding=pad, stride=2), nn.ReLU(),
         )
-        enc_len = (max_len + 1) // 2
+        enc_len = (max_len - 1) // 2 + 1
         self.enc_mlp = nn.Sequential(nn.Linear(channels * enc_len, hidden), nn.ReLU(), nn.Linear(hidden, 2 * z_dim))
         self.dec_mlp = nn.Sequential(nn.Linear(z_dim, hidden), nn.ReLU(), nn.Linear(hidden, channels * max_len))
         self.dec_conv = nn.Sequential(
-            nn.ReLU(), nn.Conv1d(channels, channels, 5, padding=2), nn.ReLU(),
+            nn.ReLU(), nn.Conv1d(channels, channels, kernel, padding=pad), nn.ReLU(),
             nn.Conv1d(channels, vocab_size, 1),
         )
 
