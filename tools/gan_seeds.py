@@ -29,7 +29,7 @@ GAN_PY = ROOT / "helpers" / "gan.py"
 def write_seed_table(result: dict, path: Path = GAN_PY) -> None:
     """Replace the SEED_TABLE block of helpers/gan.py with ``result`` (so Colab finds it too)."""
     text = path.read_text()
-    block = "SEED_TABLE: dict = " + pprint.pformat(result, width=110, sort_dicts=False) + "\n"
+    block = "SEED_TABLE: dict = " + pprint.pformat(result, width=95, sort_dicts=False) + "\n"
     start, end = text.find("SEED_TABLE: dict = "), text.find("# END SEED TABLE")
     if start < 0 or end < start:
         raise RuntimeError(f"no SEED TABLE block in {path}")
