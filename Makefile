@@ -3,6 +3,7 @@
 #   make test   install, then the whole suite (ruff, helpers unit tests, nbval, book build)
 #   make lab    JupyterLab with the book's kernel
 #   make bench  execute every notebook fresh; write bench/results.{json,md}
+#   make gan-seeds  rerun the 3-seed GAN mode-coverage table (helpers/gan.py SEED_TABLE)
 #   make student  student versions of the notebooks in student/ (FORCE=1 to replace)
 
 PYTHON ?= python3
@@ -10,7 +11,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install book test lab bench student clean
+.PHONY: install book test lab bench student gan-seeds clean
 
 $(STAMP): requirements.txt pyproject.toml package.json package-lock.json
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,6 +40,9 @@ lab: install
 
 bench: install
 	$(PY) tools/bench.py
+
+gan-seeds: install
+	$(PY) tools/gan_seeds.py --jobs 2
 
 student: install
 	$(PY) tools/make_student.py --out student $(if $(FORCE),--force)
