@@ -4,6 +4,7 @@
 #   make lab    JupyterLab with the book's kernel
 #   make bench  execute every notebook fresh; write bench/results.{json,md}
 #   make gan-seeds  rerun the 3-seed GAN mode-coverage table (helpers/gan.py SEED_TABLE)
+#   make comparison-seeds  rerun the seeds of the comparison chapter (helpers/results/comparison_seeds.py)
 #   make student  student versions of the notebooks in student/ (FORCE=1 to replace)
 
 PYTHON ?= python3
@@ -11,7 +12,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install book test lab bench student gan-seeds clean
+.PHONY: install book test lab bench student gan-seeds comparison-seeds clean
 
 $(STAMP): requirements.txt pyproject.toml package.json package-lock.json
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +44,9 @@ bench: install
 
 gan-seeds: install
 	$(PY) tools/gan_seeds.py --jobs 2
+
+comparison-seeds: install
+	$(PY) tools/comparison_seeds.py --jobs 2
 
 student: install
 	$(PY) tools/make_student.py --out student $(if $(FORCE),--force)
