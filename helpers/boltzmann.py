@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from helpers.data import _positive
+
 __all__ = [
     "DoubleWellReference",
     "autocorrelation",
@@ -31,16 +33,6 @@ __all__ = [
 
 # Noé et al. (2019) parameters of the double well.
 A, B, C, D = 1.0, 6.0, 1.0, 1.0
-
-
-def _positive(value: float, name: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive number, got {value!r}") from None
-    if not (v > 0 and math.isfinite(v)):
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    return v
 
 
 def double_well(x: Tensor) -> Tensor:
