@@ -46,6 +46,9 @@ def test_notebooks_are_stored_clean_with_the_python3_kernel():
     for path in _notebooks():
         nb = json.loads(path.read_text())
         assert nb["metadata"]["kernelspec"]["name"] == "python3", path
+        if (nb["nbformat"], nb["nbformat_minor"]) >= (4, 5):
+            ids = [cell.get("id") for cell in nb["cells"]]
+            assert all(ids) and len(set(ids)) == len(ids), f"{path.name}: cells need unique ids (nbformat 4.5)"
         for cell in nb["cells"]:
             if cell["cell_type"] == "code":
                 assert cell.get("outputs") == [], f"{path.name}: stored outputs"
