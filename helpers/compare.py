@@ -335,3 +335,15 @@ def run(family: str, dataset: str, budget: Budget = CHAPTER_BUDGET, *, seed: int
     """``fit_family`` then ``evaluate``: the trained model and its row of the table."""
     fitted = fit_family(family, dataset, budget, seed=seed, progress=progress)
     return fitted, evaluate(fitted, dataset, seed=seed)
+
+
+def run_for_table(family: str, dataset: str, budget: Budget = CHAPTER_BUDGET, *, seed: int = 0,
+                  n_show: int = 1000, show_seed: int = 1) -> tuple[Scores, Tensor]:
+    """``run`` without the model, for ``helpers.parallel.map_fits`` (whose results are pickled).
+
+    Returns the row of the table and ``n_show`` samples (n_show, 2) drawn under ``show_seed``
+    for the chapter's figure.
+    """
+    fitted, scores = run(family, dataset, budget, seed=seed, progress=False)
+    torch.manual_seed(show_seed)
+    return scores, fitted.sample(n_show)
