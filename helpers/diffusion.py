@@ -240,11 +240,115 @@ class EpsMLP(nn.Module):
         self.out = nn.Linear(width, dim)
 
     def forward(self, x: Tensor, t: Tensor) -> Tensor:
-        e = self.embed(t.float().expand(x.shape[0]) * self.time_scale)
+        t = t.float().reshape(-1).expand(x.shape[0])
+        if t.numel() > 1 and bool((t == t[0]).all()):
+            t = t[:1]  # one time for the whole batch (as in sampling): embed it once and broadcast
+        e = self.embed(t * self.time_scale)
         h = self.inp(x)
         for block in self.blocks:
             h = block(h, e)
         return self.out(F.silu(h))
+
+
+def fit_ddpm(
+    dist,
+    n_steps: int,
+    batch: int,
+    *,
+    seed: int,
+    alphas_cumprod: Tensor,
+    lr: float = 2e-3,
+    width: int = 128,
+    n_blocks: int = 3,
+    ema_decay: float = 0.999,
+    warmup: int = 200,
+    device: torch.device | str = "cpu",
+    progress: bool = True,
+) -> EpsMLP:
+    """Train an ``EpsMLP`` on samples of ``dist`` with the simplified loss; return its EMA copy.
+
+    Each step draws ``batch`` points x0 ~ ``dist.sample``, a uniform step t and a noise ε, and
+    regresses ε_θ(√ᾱ_t x0 + √(1 − ᾱ_t) ε, t) on ε (Ho et al. 2020, Algorithm 1). Adam with a
+    linear warm-up over ``warmup`` steps and cosine decay; an exponential moving average of the
+    weights (``ema_decay``) is what is returned, in eval mode. Seeds through
+    ``helpers.set_seed(seed)``, so it can run in a worker (``helpers.parallel.map_fits``).
+
+    Args:
+        dist: anything with ``sample(n) -> (n, d)`` (a ``helpers.data`` distribution).
+        alphas_cumprod: (T,) the schedule's ᾱ_t, float32 on ``device``.
+    """
+    from helpers._runtime import set_seed
+    from helpers.train import train
+
+    if not hasattr(dist, "sample"):
+        raise TypeError(f"dist must have a sample(n) method, got {type(dist).__name__}")
+    for name, v in (("n_steps", n_steps), ("batch", batch)):
+        if not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    set_seed(seed)
+    device = torch.device(device)
+    abar = alphas_cumprod.float().to(device)
+    T = abar.numel()
+    x_probe = dist.sample(2)
+    net = EpsMLP(dim=x_probe.shape[1], width=width, n_blocks=n_blocks).to(device)
+    ema = torch.optim.swa_utils.AveragedModel(net, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(ema_decay))
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda k: min(1, (k + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * k / n_steps))
+    )
+
+    def loss_fn(step: int) -> Tensor:
+        if step:
+            ema.update_parameters(net)
+        x0 = dist.sample(batch).to(device)
+        t = torch.randint(0, T, (batch,), device=device)
+        eps = torch.randn_like(x0)
+        return ((net(q_sample(x0, t, eps, abar), t) - eps) ** 2).mean()
+
+    train(loss_fn, opt, n_steps, scheduler=sched, progress=progress, desc="DDPM")
+    ema.update_parameters(net)
+    return ema.module.eval()
+
+
+def fit_and_sample(
+    dist,
+    n_steps: int,
+    batch: int,
+    n_samples: int,
+    *,
+    seed: int,
+    betas: Tensor,
+    trajectory: Sequence[int] = (),
+    device: torch.device | str = "cpu",
+    **fit_kwargs,
+) -> tuple[EpsMLP, Tensor, dict[int, Tensor], float]:
+    """``fit_ddpm`` and then ancestral sampling (``p_sample_loop`` over all T steps), as one job.
+
+    One job per data set keeps a CPU core busy from training to samples, which is how the
+    diffusion chapter runs two of them side by side (``helpers.parallel.map_fits``).
+
+    Args:
+        n_samples: number of samples to draw after training.
+        betas: (T,) the schedule (float64); ``fit_ddpm`` gets its ᾱ_t.
+        trajectory: timestep indices whose states the sampler also returns.
+        fit_kwargs: passed on to ``fit_ddpm`` (``lr``, ``width``, ``progress``, ...).
+
+    Returns:
+        ``(model, samples (n_samples, d) on the CPU, {index: states (n_samples, d)}, seconds)``,
+        where seconds is the wall time of the sampling alone.
+    """
+    import time
+
+    if not isinstance(n_samples, int) or n_samples < 1:
+        raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
+    abar = make_schedule(betas).alphas_cumprod.float()
+    model = fit_ddpm(dist, n_steps, batch, seed=seed, alphas_cumprod=abar, device=device, **fit_kwargs)
+    t0 = time.perf_counter()
+    out = p_sample_loop(model, (n_samples, model.inp.in_features), betas, device=device,
+                        return_trajectory=tuple(trajectory))
+    samples, traj = out if trajectory else (out, {})
+    seconds = time.perf_counter() - t0
+    return model, samples.cpu(), {k: v.cpu() for k, v in traj.items()}, seconds
 
 
 class _ConvBlock(nn.Module):
@@ -287,7 +391,10 @@ class UNet8(nn.Module):
     def forward(self, x: Tensor, t: Tensor) -> Tensor:
         flat = x.ndim == 2
         h = x.reshape(-1, 1, 8, 8)
-        e = self.embed(t.float().expand(h.shape[0]))
+        t = t.float().reshape(-1).expand(h.shape[0])
+        if t.numel() > 1 and bool((t == t[0]).all()):
+            t = t[:1]  # one time for the whole batch (as in sampling): embed it once and broadcast
+        e = self.embed(t)
         h1 = self.down1(self.inp(h), e)
         h2 = self.down2(self.pool(h1), e)
         h = self.up2(torch.cat([self.mid(h2, e), h2], 1), e)

@@ -197,3 +197,29 @@ def test_langevin_samples_a_gaussian_and_annealing_validates():
         D.annealed_langevin(lambda x, s: x, torch.zeros(3, 1), [1.0, 2.0], 3, 0.1)
     with pytest.raises(ValueError, match="step_size"):
         D.langevin(lambda x: x, torch.zeros(3, 1), -1.0, 3)
+
+
+def test_one_time_for_the_batch_is_embedded_once_with_the_same_result():
+    torch.manual_seed(0)
+    for net, x in ((D.EpsMLP(2, 32, 2), torch.randn(40, 2)), (D.UNet8(ch=8, emb=16), torch.randn(40, 64))):
+        t = torch.full((40,), 37)
+        rowwise = torch.cat([net(x[i : i + 1], t[i : i + 1]) for i in range(40)])
+        torch.testing.assert_close(net(x, t), rowwise, atol=1e-5, rtol=1e-5)
+
+
+def test_fit_and_sample_learns_a_narrow_gaussian_and_checks_its_input():
+    from helpers.data import GaussianMixture
+
+    target = GaussianMixture(torch.tensor([[1.0, -1.0]]), std=0.1)
+    betas = D.linear_beta_schedule(1000)
+    model, samples, traj, seconds = D.fit_and_sample(target, 600, 128, 500, seed=0, betas=betas,
+                                                     trajectory=(999,), ema_decay=0.9, progress=False)
+    assert samples.shape == (500, 2) and set(traj) == {999, -1} and seconds > 0
+    assert (samples.mean(0) - torch.tensor([1.0, -1.0])).abs().max() < 0.1
+    assert samples.std(0).max() < 0.3  # from unit-variance noise to a 0.1-wide blob
+    with pytest.raises(ValueError, match="n_samples"):
+        D.fit_and_sample(target, 10, 8, 0, seed=0, betas=betas)
+    with pytest.raises(TypeError, match="sample"):
+        D.fit_ddpm([1, 2], 10, 8, seed=0, alphas_cumprod=D.make_schedule(betas).alphas_cumprod)
+    with pytest.raises(ValueError, match="n_steps"):
+        D.fit_ddpm(target, 0, 8, seed=0, alphas_cumprod=D.make_schedule(betas).alphas_cumprod)
