@@ -160,3 +160,18 @@ def test_flows_move_between_dtypes_and_devices():
     x = torch.randn(4, 2, dtype=torch.float32)
     assert flow.log_prob(x).dtype == torch.float32
     assert flows.RealNVP(2, 2, 8, glow=True).double().log_prob(x.double()).dtype == torch.float64
+
+
+def test_fit_to_samples_learns_a_gaussian_and_checks_its_input():
+    from helpers.data import GaussianMixture
+
+    target = GaussianMixture(torch.tensor([[1.0, -2.0]]), std=0.5)
+    flow, excess = flows.fit_to_samples(flows.RealNVP(2, n_layers=2, hidden=16), target, 300, 1e-2, seed=0,
+                                        batch=256, n_train=5000, n_eval=5000)
+    assert -4 * excess.se <= excess.mean < 0.05  # KL(p || q) >= 0 up to Monte Carlo error, and small
+    with pytest.raises(TypeError, match="Flow"):
+        flows.fit_to_samples(torch.nn.Linear(2, 2), target, 10, 1e-3, seed=0)
+    with pytest.raises(TypeError, match="log_prob"):
+        flows.fit_to_samples(flows.RealNVP(2), [1.0], 10, 1e-3, seed=0)
+    with pytest.raises(ValueError, match="n_steps"):
+        flows.fit_to_samples(flows.RealNVP(2), target, 0, 1e-3, seed=0)
