@@ -2,7 +2,8 @@
 
 See the chapters "Diffusion models" (forward process, posterior, simplified loss, ancestral and
 DDIM sampling, the bound in nats), "Score-based models" (scores, Langevin dynamics) and
-"A diffusion model of digits" (the small U-Net, x0 clipping, the cosine schedule).
+"A diffusion model of digits" (the small U-Net, x0 clipping, the cosine schedule, min-SNR
+weights).
 
 Index convention: a timestep index ``t`` in code runs over ``0, ..., T-1`` and stands for the
 paper's step ``t + 1`` (Ho et al. 2020 count 1..T). So ``alphas_cumprod[t]`` is
@@ -34,6 +35,7 @@ __all__ = [
     "langevin",
     "linear_beta_schedule",
     "make_schedule",
+    "min_snr_weights",
     "p_sample_loop",
     "predict_x0",
     "q_posterior",
@@ -178,6 +180,25 @@ def eps_to_score(eps: Tensor, t: Tensor | int, alphas_cumprod: Tensor) -> Tensor
     return -eps / (1 - abar).sqrt()
 
 
+def min_snr_weights(alphas_cumprod: Tensor, gamma: float = 5.0) -> Tensor:
+    """Min-SNR-γ loss weights for the noise-prediction loss (Hang et al. 2023): (T,) -> (T,).
+
+    With SNR_t = ᾱ_t / (1 − ᾱ_t), the noise error is a scaled clean-image error,
+    ‖ε − ε̂‖² = SNR_t ‖x0 − x̂0‖², so the simplified loss weights the x0 error of step t by
+    SNR_t, which is huge for the nearly clean steps. Multiplying the noise loss of step t by
+    w_t = min(SNR_t, γ) / SNR_t caps that weight at γ and leaves the noisy steps (SNR_t ≤ γ)
+    as they were. See the digits chapter.
+    """
+    if not isinstance(alphas_cumprod, Tensor) or alphas_cumprod.ndim != 1 or alphas_cumprod.numel() < 1:
+        raise ValueError(f"alphas_cumprod must be a 1-d tensor of the T values of ᾱ_t, got {alphas_cumprod!r}")
+    if bool(((alphas_cumprod <= 0) | (alphas_cumprod >= 1)).any()):
+        raise ValueError("alphas_cumprod must lie strictly between 0 and 1")
+    if isinstance(gamma, bool) or not isinstance(gamma, int | float) or not gamma > 0:
+        raise ValueError(f"gamma must be a positive number, got {gamma!r}")
+    snr = alphas_cumprod / (1 - alphas_cumprod)
+    return snr.clamp(max=gamma) / snr
+
+
 def gaussian_kl(mean1: Tensor, var1: Tensor, mean2: Tensor, var2: Tensor) -> Tensor:
     """KL(N(mean1, var1 I) || N(mean2, var2 I)) in nats, summed over all but the first dimension.
 
@@ -212,6 +233,17 @@ class SinusoidalEmbedding(nn.Module):
         return torch.cat([arg.sin(), arg.cos()], dim=1)
 
 
+def _embed_time(embed: nn.Module, t: Tensor, batch: int) -> Tensor:
+    """embed(t) for t: (batch,) or one time for all; (batch, e), or (1, e) when the batch shares t.
+
+    A shared time (as in sampling) is embedded once and broadcast by the blocks that add it.
+    """
+    t = t.float().reshape(-1).expand(batch)
+    if batch > 1 and bool((t == t[0]).all()):
+        t = t[:1]
+    return embed(t)
+
+
 class _ResBlock(nn.Module):
     def __init__(self, width: int) -> None:
         super().__init__()
@@ -240,10 +272,7 @@ class EpsMLP(nn.Module):
         self.out = nn.Linear(width, dim)
 
     def forward(self, x: Tensor, t: Tensor) -> Tensor:
-        t = t.float().reshape(-1).expand(x.shape[0])
-        if t.numel() > 1 and bool((t == t[0]).all()):
-            t = t[:1]  # one time for the whole batch (as in sampling): embed it once and broadcast
-        e = self.embed(t * self.time_scale)
+        e = _embed_time(self.embed, t * self.time_scale, x.shape[0])
         h = self.inp(x)
         for block in self.blocks:
             h = block(h, e)
@@ -391,10 +420,7 @@ class UNet8(nn.Module):
     def forward(self, x: Tensor, t: Tensor) -> Tensor:
         flat = x.ndim == 2
         h = x.reshape(-1, 1, 8, 8)
-        t = t.float().reshape(-1).expand(h.shape[0])
-        if t.numel() > 1 and bool((t == t[0]).all()):
-            t = t[:1]  # one time for the whole batch (as in sampling): embed it once and broadcast
-        e = self.embed(t)
+        e = _embed_time(self.embed, t, h.shape[0])
         h1 = self.down1(self.inp(h), e)
         h2 = self.down2(self.pool(h1), e)
         h = self.up2(torch.cat([self.mid(h2, e), h2], 1), e)

@@ -90,6 +90,34 @@ def test_predict_x0_inverts_q_sample_and_score_is_scaled_noise():
     (grad,) = torch.autograd.grad(logq, xt)
     assert torch.allclose(D.eps_to_score(eps, t, abar), grad)
 
+def test_min_snr_weights_cap_the_x0_weight_at_gamma():
+    abar = D.make_schedule(D.cosine_beta_schedule(1000)).alphas_cumprod
+    w = D.min_snr_weights(abar, gamma=5.0)
+    snr = abar / (1 - abar)
+    assert w.shape == abar.shape and bool((w > 0).all()) and bool((w <= 1).all())
+    assert torch.equal(w[snr <= 5], torch.ones(int((snr <= 5).sum()), dtype=w.dtype))  # noisy steps untouched
+    assert torch.allclose((w * snr)[snr > 5], torch.full_like(snr[snr > 5], 5.0))  # x0 weight capped at gamma
+    # the identity behind it: ||eps - eps_hat||^2 = SNR_t ||x0 - x0_hat||^2
+    x0, eps, eps_hat = (torch.randn(4, 6, dtype=torch.float64) for _ in range(3))
+    t = torch.tensor([0, 100, 500, 900])
+    xt = D.q_sample(x0, t, eps, abar)
+    lhs = ((eps - eps_hat) ** 2).sum(1)
+    rhs = snr[t] * ((x0 - D.predict_x0(xt, t, eps_hat, abar)) ** 2).sum(1)
+    assert torch.allclose(lhs, rhs)
+
+
+@pytest.mark.parametrize("bad", [dict(gamma=0), dict(gamma=-1.0), dict(gamma=True), dict(gamma="5")])
+def test_min_snr_weights_reject_bad_gamma(bad):
+    with pytest.raises(ValueError, match="gamma"):
+        D.min_snr_weights(torch.tensor([0.9, 0.5]), **bad)
+
+
+def test_min_snr_weights_reject_bad_alphas_cumprod():
+    for bad in (torch.tensor([0.9, 1.0]), torch.tensor([[0.5]]), [0.5]):
+        with pytest.raises(ValueError, match="alphas_cumprod"):
+            D.min_snr_weights(bad)
+
+
 def test_gaussian_kl_matches_monte_carlo_and_is_zero_for_equal():
     g = torch.Generator().manual_seed(1)
     m1, m2 = torch.tensor([[0.3, -1.0]]), torch.tensor([[1.0, 0.5]])
