@@ -75,6 +75,17 @@ def test_evaluate_scores_a_perfect_sampler_at_the_floor():
                              lambda u: -grid.log_prob(u * 4.0) - 2 * math.log(4.0), "exact")
     s = compare.evaluate(perfect, "grid", n_test=1000, n_samples=2500, n_nll=1000)
     assert s.modes == 25 and 0.98 < s.hq < 0.995  # P(chi2_2 <= 9) = 98.9%
-    assert abs(s.excess_nats) < 0.15  # 1,000 test points: standard error ~0.04 nats
+    assert abs(s.excess_nats) < 1e-5 and s.excess_se < 1e-5  # paired: -log q = -log p point by point
+    assert abs(s.nll - s.entropy) < 0.15  # the unpaired difference scatters (standard error ~0.04 nats)
     assert s.energy_ratio < 4
     assert s.sample_seconds_per_1000 >= 0 and s.train_seconds == 1.0
+
+
+def test_evaluate_excess_is_the_kl_of_a_too_wide_model():
+    """Modes twice as wide as the data's: KL = d/2 (1/4 - 1 + log 4) = 0.636 nats per point (d = 2)."""
+    wide = data.grid(std=0.1)
+    model = compare.Fitted("wide", nn.Identity(), 1.0, 1.0, {}, wide.sample, lambda x: -wide.log_prob(x), "exact")
+    s = compare.evaluate(model, "grid", n_test=1000, n_samples=1000, n_nll=1000)
+    kl = 0.25 - 1 + math.log(4)
+    assert 0 < s.excess_se < 0.05
+    assert abs(s.excess_nats - kl) < 4 * s.excess_se, (s.excess_nats, s.excess_se, kl)

@@ -17,7 +17,7 @@ DATA = json.loads(r"""
  "torch": "2.13.0+cpu",
  "machine": "x86_64",
  "processor": "",
- "wall_seconds": 2277.3,
+ "wall_seconds": 240.8,
  "rows": [
   {
    "family": "VAE",
@@ -26,13 +26,15 @@ DATA = json.loads(r"""
    "nll": 4.747467994689941,
    "nll_kind": "bound",
    "entropy": 0.06935543106794358,
+   "excess": 4.753450583934784,
+   "excess_se": 0.030899434862362588,
    "energy": 0.02720589692629627,
    "energy_floor": 0.002398030583177695,
    "modes": 18,
    "hq": 0.016,
-   "train_seconds": 301.21977723800046,
-   "sample_seconds_per_1000": 0.1653333707999991,
-   "cpu_seconds": 9.9
+   "train_seconds": 5.261882068,
+   "sample_seconds_per_1000": 0.001789445599999695,
+   "cpu_seconds": 7.1
   },
   {
    "family": "VAE",
@@ -41,13 +43,15 @@ DATA = json.loads(r"""
    "nll": 4.747446060180664,
    "nll_kind": "bound",
    "entropy": 0.06935543106794358,
+   "excess": 4.753429395198822,
+   "excess_se": 0.03094486632731814,
    "energy": 0.027274754147085467,
    "energy_floor": 0.002398030583177695,
    "modes": 19,
    "hq": 0.0168,
-   "train_seconds": 297.152007875,
-   "sample_seconds_per_1000": 0.10310625480015005,
-   "cpu_seconds": 9.9
+   "train_seconds": 4.8208197219999995,
+   "sample_seconds_per_1000": 0.0013058527999994852,
+   "cpu_seconds": 5.5
   },
   {
    "family": "GAN",
@@ -56,13 +60,15 @@ DATA = json.loads(r"""
    "nll": null,
    "nll_kind": "n/a",
    "entropy": 0.06935543106794358,
+   "excess": null,
+   "excess_se": null,
    "energy": 0.03203259933377822,
    "energy_floor": 0.002398030583177695,
    "modes": 22,
    "hq": 0.1208,
-   "train_seconds": 510.7225410709998,
-   "sample_seconds_per_1000": 0.08544779799995013,
-   "cpu_seconds": 13.6
+   "train_seconds": 7.253459006000002,
+   "sample_seconds_per_1000": 0.0009364476000001786,
+   "cpu_seconds": 7.6
   },
   {
    "family": "GAN",
@@ -71,13 +77,15 @@ DATA = json.loads(r"""
    "nll": null,
    "nll_kind": "n/a",
    "entropy": 0.06935543106794358,
+   "excess": null,
+   "excess_se": null,
    "energy": 0.03448787776531681,
    "energy_floor": 0.002398030583177695,
    "modes": 23,
    "hq": 0.1024,
-   "train_seconds": 507.05337729499934,
-   "sample_seconds_per_1000": 0.08231608440000855,
-   "cpu_seconds": 13.5
+   "train_seconds": 7.543730232999998,
+   "sample_seconds_per_1000": 0.001430670400000622,
+   "cpu_seconds": 8.1
   },
   {
    "family": "flow",
@@ -86,13 +94,15 @@ DATA = json.loads(r"""
    "nll": 1.7949962615966797,
    "nll_kind": "exact",
    "entropy": 0.06935543106794358,
+   "excess": 1.8009792491197587,
+   "excess_se": 0.030407734727257756,
    "energy": 0.01768483201833959,
    "energy_floor": 0.002398030583177695,
    "modes": 25,
    "hq": 0.2696,
-   "train_seconds": 1244.0235171260001,
-   "sample_seconds_per_1000": 0.368214445600097,
-   "cpu_seconds": 27.8
+   "train_seconds": 22.624086858000002,
+   "sample_seconds_per_1000": 0.0073296288000022965,
+   "cpu_seconds": 23.0
   },
   {
    "family": "flow",
@@ -101,13 +111,15 @@ DATA = json.loads(r"""
    "nll": 1.0378544330596924,
    "nll_kind": "exact",
    "entropy": 0.06935543106794358,
+   "excess": 1.043837609410286,
+   "excess_se": 0.02608190319370234,
    "energy": 0.003784490603087498,
    "energy_floor": 0.002398030583177695,
    "modes": 25,
    "hq": 0.4676,
-   "train_seconds": 1252.9329263110003,
-   "sample_seconds_per_1000": 0.4824265996001486,
-   "cpu_seconds": 27.8
+   "train_seconds": 21.268994883000005,
+   "sample_seconds_per_1000": 0.00577593519999482,
+   "cpu_seconds": 21.7
   },
   {
    "family": "diffusion",
@@ -116,13 +128,15 @@ DATA = json.loads(r"""
    "nll": 4.611087322235107,
    "nll_kind": "bound",
    "entropy": 0.06935543106794358,
-   "energy": 0.030158028988520158,
+   "excess": 4.617070453166962,
+   "excess_se": 0.056196388894509314,
+   "energy": 0.030158030308651718,
    "energy_floor": 0.002398030583177695,
    "modes": 21,
    "hq": 0.0208,
-   "train_seconds": 348.7224148539999,
-   "sample_seconds_per_1000": 130.42595711079994,
-   "cpu_seconds": 15.8
+   "train_seconds": 4.783907634000002,
+   "sample_seconds_per_1000": 1.7525556784000005,
+   "cpu_seconds": 13.0
   },
   {
    "family": "diffusion",
@@ -131,13 +145,15 @@ DATA = json.loads(r"""
    "nll": 4.539566516876221,
    "nll_kind": "bound",
    "entropy": 0.06935543106794358,
-   "energy": 0.019805212252135718,
+   "excess": 4.545549729347229,
+   "excess_se": 0.05118970727681783,
+   "energy": 0.019805212389976568,
    "energy_floor": 0.002398030583177695,
    "modes": 22,
    "hq": 0.0188,
-   "train_seconds": 348.2860443110003,
-   "sample_seconds_per_1000": 138.32064841119973,
-   "cpu_seconds": 16.7
+   "train_seconds": 5.28839395,
+   "sample_seconds_per_1000": 1.3897597324000002,
+   "cpu_seconds": 10.9
   },
   {
    "family": "VAE",
@@ -146,13 +162,15 @@ DATA = json.loads(r"""
    "nll": 1.6375370025634766,
    "nll_kind": "bound",
    "entropy": 1.0069728277117014,
+   "excess": 0.6859299586415291,
+   "excess_se": 0.020741020961183687,
    "energy": 0.004673856993277825,
    "energy_floor": 0.000810018928674378,
    "modes": -1,
    "hq": null,
-   "train_seconds": 422.0061046139999,
-   "sample_seconds_per_1000": 0.09257421319998685,
-   "cpu_seconds": 10.8
+   "train_seconds": 6.187641671000009,
+   "sample_seconds_per_1000": 0.0011083331999998335,
+   "cpu_seconds": 8.9
   },
   {
    "family": "VAE",
@@ -161,13 +179,15 @@ DATA = json.loads(r"""
    "nll": 1.6218352317810059,
    "nll_kind": "bound",
    "entropy": 1.0069728277117014,
+   "excess": 0.6702280219197273,
+   "excess_se": 0.02009859220875039,
    "energy": 0.0037599030576658254,
    "energy_floor": 0.000810018928674378,
    "modes": -1,
    "hq": null,
-   "train_seconds": 421.87541203599994,
-   "sample_seconds_per_1000": 0.07981608919981227,
-   "cpu_seconds": 10.7
+   "train_seconds": 5.283466598999993,
+   "sample_seconds_per_1000": 0.0010598047999963,
+   "cpu_seconds": 7.9
   },
   {
    "family": "GAN",
@@ -176,13 +196,15 @@ DATA = json.loads(r"""
    "nll": null,
    "nll_kind": "n/a",
    "entropy": 1.0069728277117014,
+   "excess": null,
+   "excess_se": null,
    "energy": 0.0028973270749705904,
    "energy_floor": 0.000810018928674378,
    "modes": -1,
    "hq": null,
-   "train_seconds": 475.1876779969998,
-   "sample_seconds_per_1000": 0.01255620039992209,
-   "cpu_seconds": 14.8
+   "train_seconds": 8.472606048000003,
+   "sample_seconds_per_1000": 0.0010591827999974156,
+   "cpu_seconds": 11.2
   },
   {
    "family": "GAN",
@@ -191,13 +213,15 @@ DATA = json.loads(r"""
    "nll": null,
    "nll_kind": "n/a",
    "entropy": 1.0069728277117014,
+   "excess": null,
+   "excess_se": null,
    "energy": 0.005457068068764892,
    "energy_floor": 0.000810018928674378,
    "modes": -1,
    "hq": null,
-   "train_seconds": 466.69223041700025,
-   "sample_seconds_per_1000": 0.05758347839982889,
-   "cpu_seconds": 14.8
+   "train_seconds": 9.282178273000014,
+   "sample_seconds_per_1000": 0.001296844399996644,
+   "cpu_seconds": 11.8
   },
   {
    "family": "flow",
@@ -206,13 +230,15 @@ DATA = json.loads(r"""
    "nll": 0.9598776698112488,
    "nll_kind": "exact",
    "entropy": 1.0069728277117014,
+   "excess": 0.00827044814825058,
+   "excess_se": 0.003304694170615249,
    "energy": -0.00044004067127856317,
    "energy_floor": 0.000810018928674378,
    "modes": -1,
    "hq": null,
-   "train_seconds": 946.6559725919997,
-   "sample_seconds_per_1000": 0.1762754491999658,
-   "cpu_seconds": 32.1
+   "train_seconds": 20.902345466999975,
+   "sample_seconds_per_1000": 0.005983801999991556,
+   "cpu_seconds": 23.3
   },
   {
    "family": "flow",
@@ -221,13 +247,15 @@ DATA = json.loads(r"""
    "nll": 0.9628419876098633,
    "nll_kind": "exact",
    "entropy": 1.0069728277117014,
+   "excess": 0.011234769761562348,
+   "excess_se": 0.003020369064109089,
    "energy": -0.0003465800107986805,
    "energy_floor": 0.000810018928674378,
    "modes": -1,
    "hq": null,
-   "train_seconds": 933.1773537710005,
-   "sample_seconds_per_1000": 0.19190264879980531,
-   "cpu_seconds": 32.6
+   "train_seconds": 17.889026736999995,
+   "sample_seconds_per_1000": 0.005794632399999955,
+   "cpu_seconds": 20.2
   },
   {
    "family": "diffusion",
@@ -236,28 +264,32 @@ DATA = json.loads(r"""
    "nll": 1.6119105815887451,
    "nll_kind": "bound",
    "entropy": 1.0069728277117014,
-   "energy": 0.0045731469006626835,
+   "excess": 0.6603034003376961,
+   "excess_se": 0.051822035629284696,
+   "energy": 0.004573146774267567,
    "energy_floor": 0.000810018928674378,
    "modes": -1,
    "hq": null,
-   "train_seconds": 280.84047264499986,
-   "sample_seconds_per_1000": 91.07440835479974,
-   "cpu_seconds": 20.9
+   "train_seconds": 4.526129819999994,
+   "sample_seconds_per_1000": 1.3128141163999998,
+   "cpu_seconds": 11.9
   },
   {
    "family": "diffusion",
    "dataset": "moons",
    "seed": 2,
-   "nll": 1.5234147310256958,
+   "nll": 1.5234144926071167,
    "nll_kind": "bound",
    "entropy": 1.0069728277117014,
-   "energy": 0.005825942259291894,
+   "excess": 0.5718073940873146,
+   "excess_se": 0.046836068864884325,
+   "energy": 0.00582594191862329,
    "energy_floor": 0.000810018928674378,
    "modes": -1,
    "hq": null,
-   "train_seconds": 270.76258585400046,
-   "sample_seconds_per_1000": 97.45775070320013,
-   "cpu_seconds": 21.1
+   "train_seconds": 4.857892054000018,
+   "sample_seconds_per_1000": 1.205209420799997,
+   "cpu_seconds": 12.1
   }
  ]
 }
