@@ -45,3 +45,15 @@ def test_chapter_pages_show_outputs_and_hide_assert_cells(build):
     assert "assert abs(entropy.mean" not in html  # remove-cell cells are hidden
     assert 'class="proof' in html or "proof" in html  # sphinx-proof rendered the theorem
     assert html.count("<img") >= 2  # the figures
+
+
+@pytest.mark.book
+def test_no_page_shows_a_warning(build):
+    """Readers should not meet library warnings (stderr outputs) in the rendered chapters."""
+    assert build.returncode == 0
+    found = []
+    for page in sorted((ROOT / "_build/html/chapters").glob("*.html")):
+        for block in re.findall(r'<div class="output stderr.*?</pre>', page.read_text(), re.S):
+            if "Warning" in block:
+                found.append(f"{page.name}: {re.sub('<[^>]+>', '', block)[:300]}")
+    assert not found, "\n".join(found)
