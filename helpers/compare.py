@@ -31,7 +31,7 @@ from torch import Tensor, nn
 
 from helpers import data as _data
 from helpers._runtime import set_seed
-from helpers.metrics import energy_distance, mode_coverage
+from helpers.metrics import energy_distance, mean_and_se, mode_coverage
 
 __all__ = [
     "DATASETS",
@@ -328,8 +328,8 @@ def evaluate(fitted: Fitted, dataset: str, *, seed: int = 0, n_test: int = 2000,
     if nll is None:
         nll_mean = excess = excess_se = float("nan")
     else:
-        gap = nll.double() + ds.log_prob(x_test[:n_nll]).double()  # -log q(x) - (-log p(x)), (n_nll,)
-        nll_mean, excess, excess_se = float(nll.mean()), float(gap.mean()), float(gap.std() / math.sqrt(len(gap)))
+        nll_mean = float(nll.mean())
+        excess, excess_se = mean_and_se(nll.double() + ds.log_prob(x_test[:n_nll]).double())  # -log q + log p
     if hasattr(ds, "means"):
         cov = mode_coverage(samples, ds.means, ds.std)
         modes, hq = cov.modes_captured, cov.hq_fraction
