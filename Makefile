@@ -3,6 +3,8 @@
 #   make test   install, then the whole suite (ruff, helpers unit tests, nbval, book build)
 #   make lab    JupyterLab with the book's kernel
 #   make bench  execute every notebook fresh; write bench/results.{json,md}
+#   make robust every notebook for seeds 0-4 (+ one sequential run); bench/robust.{json,md}
+#               make robust NB="07 15" checks chosen chapters; SEEDS="0 1" other seeds
 #   make gan-seeds  rerun the 3-seed GAN mode-coverage table (helpers/gan.py SEED_TABLE)
 #   make comparison-seeds  rerun the seeds of the comparison chapter (helpers/results/comparison_seeds.py)
 #   make student  student versions of the notebooks in student/ (FORCE=1 to replace)
@@ -12,7 +14,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install book test lab bench student gan-seeds comparison-seeds clean
+.PHONY: install book test lab bench robust student gan-seeds comparison-seeds clean
 
 $(STAMP): requirements.txt pyproject.toml package.json package-lock.json
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,6 +43,9 @@ lab: install
 
 bench: install
 	$(PY) tools/bench.py
+
+robust: install
+	$(PY) tools/robust.py $(if $(NB),--nb $(NB)) $(if $(SEEDS),--seeds $(SEEDS))
 
 gan-seeds: install
 	$(PY) tools/gan_seeds.py --jobs 2

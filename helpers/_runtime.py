@@ -3,14 +3,60 @@
 from __future__ import annotations
 
 import os
+import platform
 import random
 
 import numpy as np
 import torch
 
+SEED_ENV = "GM4S_SEED"  # shifts every seed of the book (make robust runs 0-4); unset: 0
+SEED_STRIDE = 1_000  # the seeds a chapter writes are small integers, so shifts never overlap
+
+
+def seed_offset() -> int:
+    """The shift that ``GM4S_SEED`` asks for: 0 when it is unset or empty.
+
+    Raises:
+        ValueError: if ``GM4S_SEED`` is set to anything but a non-negative integer.
+    """
+    text = os.environ.get(SEED_ENV, "").strip()
+    if not text:
+        return 0
+    if not text.isdigit():
+        raise ValueError(f"{SEED_ENV} must be a non-negative integer, got {text!r}")
+    return int(text)
+
+
+def seed_for(seed: int) -> int:
+    """The seed actually used for a random stream the book calls ``seed``.
+
+    Unset ``GM4S_SEED``: ``seed`` itself. ``GM4S_SEED=k``: ``seed + 1000 k``, so that every
+    notebook, every fit inside ``helpers`` and every data draw moves to a new stream together.
+    Every place that turns an integer into random state (``set_seed``, a ``torch.Generator``,
+    a NumPy generator) goes through this function. See the introduction, "How to run the book".
+
+    Raises:
+        ValueError: if ``seed`` is not a non-negative integer.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"expected a non-negative integer seed, got {seed!r}")
+    return int(seed) + SEED_STRIDE * seed_offset()
+
+
+def generator(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
+    """A ``torch.Generator`` on ``device`` seeded with ``seed_for(seed)``."""
+    return torch.Generator(device=device).manual_seed(seed_for(seed))
+
+
+def numpy_rng(seed: int) -> np.random.Generator:
+    """A NumPy ``Generator`` seeded with ``seed_for(seed)``."""
+    return np.random.default_rng(seed_for(seed))
+
 
 def set_seed(seed: int, *, deterministic: bool = True) -> None:
     """Seed Python, NumPy and PyTorch so that a chapter repeats exactly.
+
+    The seed used is ``seed_for(seed)``: ``seed`` itself unless ``GM4S_SEED`` shifts it.
 
     Args:
         seed: a non-negative integer.
@@ -22,7 +68,7 @@ def set_seed(seed: int, *, deterministic: bool = True) -> None:
     """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"set_seed expects a non-negative integer seed, got {seed!r}")
-    seed = int(seed)
+    seed = seed_for(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -32,6 +78,30 @@ def set_seed(seed: int, *, deterministic: bool = True) -> None:
         torch.use_deterministic_algorithms(True, warn_only=True)
         if hasattr(torch.backends, "cudnn"):
             torch.backends.cudnn.benchmark = False
+
+
+def machine_fingerprint() -> str:
+    """What decides the last bits of a CPU run: processor, vector instructions, torch version.
+
+    Two machines with the same fingerprint repeat a seeded run exactly; on two different ones a
+    chaotic training run drifts apart as if the seed had changed. Stored tables record it, so a
+    chapter checks "the live run repeats the stored seed 0" only on the machine that wrote them.
+    """
+    cpu = {}
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                key, _, value = line.partition(":")
+                if key.strip() in ("model name", "cpu family", "model") and key.strip() not in cpu:
+                    cpu[key.strip()] = value.strip()
+                if not line.strip() and cpu:
+                    break
+    except OSError:
+        pass
+    name = cpu.get("model name") or platform.processor() or "unknown CPU"
+    family = f" family {cpu['cpu family']} model {cpu['model']}" if "cpu family" in cpu and "model" in cpu else ""
+    return (f"{platform.machine()} {name}{family}, {torch.backends.cpu.get_cpu_capability()}, "
+            f"torch {torch.__version__}")
 
 
 def get_device() -> torch.device:

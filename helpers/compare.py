@@ -30,7 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from helpers import data as _data
-from helpers._runtime import set_seed
+from helpers._runtime import generator, seed_for, set_seed
 from helpers.metrics import energy_distance, mean_and_se, mode_coverage
 
 __all__ = [
@@ -254,7 +254,7 @@ def fit_family(family: str, dataset: str, budget: Budget = CHAPTER_BUDGET, *, se
 # --------------------------------------------------------------------------- references and scores
 def entropy(ds, n: int = 20_000, seed: int = 1234) -> tuple[float, float]:
     """H(p) = E_p[-log p(x)] in nats by Monte Carlo with the exact density: (mean, standard error)."""
-    g = torch.Generator().manual_seed(seed)
+    g = generator(seed)
     x = ds.sample(n, generator=g)
     v = -ds.log_prob(x).double()
     return float(v.mean()), float(v.std() / math.sqrt(n))
@@ -267,7 +267,7 @@ def energy_floor(ds, n: int = 2000, n_draws: int = 10, seed: int = 4321) -> floa
     ``helpers.metrics.energy_distance`` is unbiased, so between two real sets it scatters around 0;
     its typical size, not its mean, is the floor a model's distance is compared with.
     """
-    g = torch.Generator().manual_seed(seed)
+    g = generator(seed)
     sq = [energy_distance(ds.sample(n, generator=g), ds.sample(n, generator=g)) ** 2 for _ in range(n_draws)]
     return math.sqrt(sum(sq) / n_draws)
 
@@ -317,7 +317,7 @@ def evaluate(fitted: Fitted, dataset: str, *, seed: int = 0, n_test: int = 2000,
     drawing the ``n_samples`` samples in one batch, per 1,000 samples.
     """
     ds, _ = load_dataset(dataset)
-    g = torch.Generator().manual_seed(2024)
+    g = generator(2024)
     x_test = ds.sample(n_test, generator=g)
     set_seed(10_000 + seed)
     with one_thread():
@@ -355,5 +355,5 @@ def run_for_table(family: str, dataset: str, budget: Budget = CHAPTER_BUDGET, *,
     for the chapter's figure.
     """
     fitted, scores = run(family, dataset, budget, seed=seed, progress=False)
-    torch.manual_seed(show_seed)
+    torch.manual_seed(seed_for(show_seed))
     return scores, fitted.sample(n_show)

@@ -60,3 +60,44 @@ def test_import_has_no_side_effects():
         "assert not torch.are_deterministic_algorithms_enabled(), 'determinism switched on'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_gm4s_seed_shifts_every_seed_together(monkeypatch):
+    monkeypatch.delenv("GM4S_SEED", raising=False)
+    assert helpers.seed_for(3) == 3
+    helpers.set_seed(3)
+    base = _draw()
+    g0 = torch.rand(3, generator=helpers.generator(3))
+    n0 = helpers.numpy_rng(3).random()
+    monkeypatch.setenv("GM4S_SEED", "2")
+    assert helpers.seed_for(3) == 2003
+    helpers.set_seed(3)
+    assert _draw() != base
+    helpers.set_seed(2003 - 2000)  # the shift is applied once, inside set_seed
+    shifted = _draw()
+    monkeypatch.setenv("GM4S_SEED", "0")
+    helpers.set_seed(2003)
+    assert _draw() == shifted
+    monkeypatch.setenv("GM4S_SEED", "2")
+    assert not torch.equal(torch.rand(3, generator=helpers.generator(3)), g0)
+    assert helpers.numpy_rng(3).random() != n0
+    monkeypatch.setenv("GM4S_SEED", "")
+    assert torch.equal(torch.rand(3, generator=helpers.generator(3)), g0)
+
+
+@pytest.mark.parametrize("bad", ["-1", "1.5", "one"])
+def test_bad_gm4s_seed_is_named(monkeypatch, bad):
+    monkeypatch.setenv("GM4S_SEED", bad)
+    with pytest.raises(ValueError, match="GM4S_SEED must be a non-negative integer"):
+        helpers.seed_for(0)
+
+
+def test_seed_for_rejects_bad_seeds():
+    with pytest.raises(ValueError, match="non-negative integer seed"):
+        helpers.seed_for(-3)
+
+
+def test_machine_fingerprint_names_the_torch_build():
+    fp = helpers.machine_fingerprint()
+    assert torch.__version__ in fp and torch.backends.cpu.get_cpu_capability() in fp
+    assert fp == helpers.machine_fingerprint()

@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import sys
 import tempfile
 import threading
@@ -61,14 +62,20 @@ class PeakMemory:
         return self.peak / 2**20
 
 
-def run_notebook(path: Path, timeout: int = 900) -> dict:
+def run_notebook(path: Path, timeout: int = 900, *, allow_errors: bool = False) -> dict:
+    """Execute one notebook in a fresh kernel: its row of the table.
+
+    With ``allow_errors`` every cell runs even after one fails (``make robust`` wants to know
+    which assert cells pass), and the row lists the cells that hold an ``assert``.
+    """
     nb = nbformat.read(path, as_version=4)
     memory = PeakMemory()
     with tempfile.TemporaryDirectory() as tmp:
         record_file = os.path.join(tmp, "records.jsonl")
         os.environ[RECORD_ENV] = record_file
         client = NotebookClient(
-            nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+            nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
+            resources={"metadata": {"path": str(path.parent)}},
         )
         client.on_notebook_start = lambda **_: memory.start(client.km.provisioner.process.pid)
         start = time.perf_counter()
@@ -81,6 +88,9 @@ def run_notebook(path: Path, timeout: int = 900) -> dict:
         peak = memory.stop()
         metrics = [m.__dict__ for m in read_records(record_file)]
         del os.environ[RECORD_ENV]
+    cells = assert_cells(nb)
+    if error is None and any(not c["passed"] for c in cells):
+        error = next(c["error"] for c in cells if not c["passed"])
     return {
         "notebook": str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path),
         "status": "ok" if error is None else "error",
@@ -88,7 +98,35 @@ def run_notebook(path: Path, timeout: int = 900) -> dict:
         "wall_s": round(wall, 2),
         "peak_rss_mib": round(peak, 1),
         "metrics": metrics,
+        "asserts": cells,
     }
+
+
+def _plain(text: str) -> str:
+    """A traceback line without its terminal colour codes."""
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
+def assert_cells(nb: nbformat.NotebookNode) -> list[dict]:
+    """The executed code cells that hold an ``assert``: index, id, passed, first error line."""
+    rows = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or "assert " not in cell.source:
+            continue
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        ran = cell.get("execution_count") is not None or errors
+        error = None
+        if errors:
+            error = f"{errors[0].get('ename', '')}: {errors[0].get('evalue', '')}".strip()
+            lines = _plain("\n".join(errors[0].get("traceback", []))).splitlines()
+            where = [ln for ln in lines if ln.lstrip().startswith("---->")]
+            if where:  # the failing line, e.g. "----> 2 assert ratio_grid <= 1.5"
+                error += " at " + " ".join(where[-1].split()[1:])
+            error = error[:300]
+        elif not ran:
+            error = "not executed"
+        rows.append({"cell": i, "id": cell.get("id", ""), "passed": error is None, "error": error})
+    return rows
 
 
 def to_markdown(results: dict) -> str:

@@ -22,6 +22,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
+from helpers._runtime import machine_fingerprint, seed_offset
+
 OUT = Path(__file__).resolve().parents[1] / "helpers" / "results" / "comparison_seeds.py"
 DATASETS = ("grid", "moons")
 
@@ -48,6 +50,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
+    if seed_offset():
+        parser.error("unset GM4S_SEED: the stored seeds are the ones the rows name")
     import torch
 
     from helpers import compare
@@ -61,6 +65,7 @@ def main() -> None:
         rows = [_one(j) for j in jobs]
     result = {"budget": asdict(compare.CHAPTER_BUDGET), "seeds": args.seeds, "torch": torch.__version__,
               "machine": platform.machine(), "processor": platform.processor(),
+              "fingerprint": machine_fingerprint(),
               "wall_seconds": round(time.perf_counter() - t0, 1), "rows": rows}
     text = json.dumps(result, indent=1)
     args.out.write_text(

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import torch
 
+from helpers._runtime import machine_fingerprint, seed_offset
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "chapters" / "data" / "gan_mode_coverage_seeds.json"
 GAN_PY = ROOT / "helpers" / "gan.py"
@@ -59,6 +61,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
+    if seed_offset():
+        parser.error("unset GM4S_SEED: the table's seeds are the ones it names")
     from helpers import gan
 
     jobs = [(m, d, s) for m in ("plain", "best") for d in ("ring", "grid") for s in args.seeds]
@@ -71,7 +75,8 @@ def main() -> None:
     result = {"protocol": "2,500 samples; HQ within 3 std of the nearest mode; a mode is captured by at least "
                           "one HQ sample (VEEGAN, PacGAN); reverse_kl = KL(mode histogram || uniform)",
               "recipes": {"plain": asdict(gan.PLAIN), "best": asdict(gan.BEST)},
-              "torch": torch.__version__, "machine": platform.machine(), "rows": rows}
+              "torch": torch.__version__, "machine": platform.machine(),
+              "fingerprint": machine_fingerprint(), "rows": rows}
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     write_seed_table(json.loads(json.dumps(result)))
     print(f"wrote {args.out} and the SEED_TABLE of {GAN_PY}")

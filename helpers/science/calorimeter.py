@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from helpers._runtime import generator, numpy_rng, seed_for
 from helpers.gan import discriminator_loss, generator_loss_non_saturating
 
 __all__ = [
@@ -195,7 +196,7 @@ def simulate(energies: np.ndarray | float, rng: np.random.Generator | int = 0, g
         (energy beyond the last layer or outside the grid is lost, as leakage).
     """
     e = _energies(energies, "simulate")
-    rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
+    rng = numpy_rng(rng) if not isinstance(rng, np.random.Generator) else rng
     T, alpha = sample_profile_params(e, rng, geometry)
     counts = n_spots(e, geometry)
     owner = np.repeat(np.arange(len(e)), counts)
@@ -301,14 +302,14 @@ def classifier_auc(a: np.ndarray, b: np.ndarray, seed: int = 0, max_iter: int = 
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
         raise ValueError(f"need two (n, d) feature arrays with the same d, got {a.shape} and {b.shape}")
-    rng = np.random.default_rng(seed)
+    rng = numpy_rng(seed)
     x = np.concatenate([a, b])
     y = np.concatenate([np.zeros(len(a)), np.ones(len(b))])
     order = rng.permutation(len(x))
     x, y = x[order], y[order]
     half = len(x) // 2
     clf = HistGradientBoostingClassifier(max_iter=max_iter, learning_rate=0.1, early_stopping=True,
-                                         validation_fraction=0.2, random_state=seed)
+                                         validation_fraction=0.2, random_state=seed_for(seed))
     clf.fit(x[:half], y[:half])
     return float(roc_auc_score(y[half:], clf.predict_proba(x[half:])[:, 1]))
 
@@ -413,8 +414,8 @@ def train_calogan(showers: np.ndarray, energies: np.ndarray, *, n_steps: int = 2
     if n_steps < 1 or batch_size < 1:
         raise ValueError("n_steps and batch_size must be positive")
     transform = transform or CaloTransform()
-    gen_t = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
+    gen_t = generator(seed)
+    torch.manual_seed(seed_for(seed))
     u_all = transform.encode(showers, energies).to(device)
     c_all = transform.condition(energies).to(device)
     G = CaloGenerator(u_all.shape[1], latent_dim, hidden).to(device)
@@ -456,7 +457,7 @@ def generate(run: CaloGANRun, energies: np.ndarray, seed: int = 0, geometry: Geo
     """Generate one shower per incident energy (GeV) with a trained GAN: (n, layers, cells, cells) GeV."""
     e = _energies(energies, "generate")
     device = next(run.generator.parameters()).device
-    g = torch.Generator().manual_seed(seed)
+    g = generator(seed)
     z = torch.randn(len(e), run.generator.latent_dim, generator=g).to(device)
     u = run.generator(z, run.transform.condition(e).to(device))
     return run.transform.decode(u, e, geometry)

@@ -19,6 +19,8 @@ import torch
 from scipy.special import erfc
 from torch import Tensor, nn
 
+from helpers._runtime import generator, numpy_rng, seed_for
+
 __all__ = [
     "PowerLaw", "wavenumbers", "gaussian_field", "lognormal_field", "field_variance", "shell_index",
     "power_spectrum", "binned_model_power", "skewness", "peak_counts", "minkowski_functionals",
@@ -74,7 +76,7 @@ def gaussian_field(n_maps: int, n: int, power: Callable[[np.ndarray], np.ndarray
     """
     if n_maps < 1:
         raise ValueError(f"n_maps must be positive, got {n_maps}")
-    rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
+    rng = numpy_rng(rng) if not isinstance(rng, np.random.Generator) else rng
     amp = np.sqrt(power(wavenumbers(n)[2]))
     if not np.all(np.isfinite(amp)):
         raise ValueError("the power spectrum must be finite and non-negative on the grid")
@@ -308,8 +310,8 @@ def fit_flow(maps: np.ndarray, *, n_steps: int = 300, batch_size: int = 256, lr:
         raise ValueError(f"maps must have shape (n_maps, N, N), got {tuple(x.shape)}")
     if n_steps < 0 or n_knots < 2:
         raise ValueError("n_steps must be >= 0 and n_knots >= 2")
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed_for(seed))
+    gen = generator(seed)
     flat = x.flatten().numpy()
     if pointwise:
         q = norm.cdf(np.linspace(-1, 1, n_knots) * norm.ppf(1 - 2.0 / flat.size))

@@ -1,0 +1,53 @@
+"""tools/robust.py: make robust runs notebooks over seeds and reports which asserts hold."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _notebook(path: Path, *cells: str) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    nbformat.write(nb, path)
+
+
+def test_robust_reports_asserts_and_metric_ranges_per_seed(tmp_path):
+    chapters = tmp_path / "chapters"
+    chapters.mkdir()
+    # a claim that holds on seed 0 only, then a cell that still runs after the failure
+    _notebook(chapters / "01_lucky.ipynb",
+              "import helpers\nfrom helpers.record import record\nseed = helpers.seed_for(0)",
+              "assert seed < 1000, 'only seed 0'",
+              "record('shifted seed', seed, reference=0)\nassert seed >= 0")
+    _notebook(chapters / "02_parallel.ipynb",  # calls map_fits, so it also gets a sequential run
+              "import os\nfrom helpers import parallel  # map_fits(\nsequential = os.environ.get('GM4S_SEQUENTIAL')",
+              "assert sequential in (None, '1')")
+    out = tmp_path / "bench"
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "robust.py"), "--seeds", "0", "1", "--chapters",
+                           str(chapters), "--out", str(out)], capture_output=True, text=True)
+    assert proc.returncode == 1, proc.stdout + proc.stderr  # seed 1 fails an assert
+    assert "robust [5/5" in proc.stdout  # two seeds of each notebook, plus the sequential run
+    result = json.loads((out / "robust.json").read_text())
+    lucky = result["summary"][str(chapters / "01_lucky.ipynb")]
+    assert lucky["asserts"]["1"]["seed 0"] == "pass"
+    assert lucky["asserts"]["1"]["seed 1"].startswith("AssertionError: only seed 0 at")
+    assert lucky["asserts"]["2"] == {"seed 0": "pass", "seed 1": "pass"}  # ran despite the failure above
+    metric = lucky["metrics"]["shifted seed"]
+    assert (metric["min"], metric["median"], metric["max"], metric["n"]) == (0, 500, 1000, 2)
+    par = result["summary"][str(chapters / "02_parallel.ipynb")]
+    assert sorted(r["run"] for r in par["runs"]) == ["seed 0", "seed 0, sequential", "seed 1"]
+    md = (out / "robust.md").read_text()
+    assert "| 01_lucky | shifted seed | 0 | 500 | 1000 | 2 | 0 |" in md
+    assert "cell 1: seed 1" in md and "02_parallel.ipynb | 3 | yes" in md
+
+
+def test_robust_rejects_an_unknown_notebook(tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "robust.py"), "--nb", "99_none", "--chapters",
+                           str(tmp_path)], capture_output=True, text=True)
+    assert proc.returncode != 0 and "no notebook" in proc.stderr
