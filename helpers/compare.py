@@ -20,10 +20,9 @@ none of them imports it. Everything runs on the CPU, so that times compare acros
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import torch
@@ -32,6 +31,7 @@ from torch import Tensor, nn
 from helpers import data as _data
 from helpers._runtime import generator, seed_for, set_seed
 from helpers.metrics import energy_distance, mean_and_se, mode_coverage
+from helpers.parallel import one_thread
 
 __all__ = [
     "DATASETS",
@@ -123,20 +123,6 @@ class Fitted:
         return f"Fitted({self.family}, trained in {self.train_seconds:.1f} s)"
 
 
-@contextlib.contextmanager
-def one_thread() -> Iterator[None]:
-    """Run the block with one torch thread, then restore the previous setting.
-
-    The networks here are small: a second thread buys little, and on a busy machine threads
-    that wait for each other make times unreproducible. One thread makes the families' times
-    comparable with each other and from run to run.
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _decaying_adam(params, budget: Budget) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:

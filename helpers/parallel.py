@@ -6,15 +6,17 @@ instead run at the same time in two processes. ``map_fits`` does that on a multi
 falls back to a plain loop everywhere else (on a GPU, on one core, or when asked to), so a
 notebook calls it the same way in JupyterLab, in Colab and in the tests.
 
-Each job runs with one torch thread and must seed itself (every ``fit_*`` function of
-``helpers`` takes a ``seed``), so the results are the same whichever way the jobs ran.
+Each job runs with one torch thread, in a worker or in the loop, and must seed itself (every
+``fit_*`` function of ``helpers`` takes a ``seed``), so on one machine the results are the same
+whichever way the jobs ran. (Another machine gives other last bits, as another seed would.)
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
@@ -29,6 +31,22 @@ def available_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # macOS, Windows
         return os.cpu_count() or 1
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Run the block with one torch thread, then restore the previous setting.
+
+    The book's networks are small: a second thread buys little, and on a busy machine threads
+    that wait for each other make times unreproducible. ``map_fits`` runs every CPU job this way,
+    in a worker or in its plain loop, so both give the same numbers on one machine.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _one_thread_worker() -> None:
@@ -81,7 +99,10 @@ def map_fits(
         torch.device(device).type != "cpu" or workers < 2 or os.environ.get(SEQUENTIAL_ENV, "") not in ("", "0")
     )
     if sequential:
-        return [fn(*job, **kwargs) for job in jobs]
+        if torch.device(device).type != "cpu":
+            return [fn(*job, **kwargs) for job in jobs]
+        with one_thread():  # as in a worker, so the numbers do not depend on the path taken
+            return [fn(*job, **kwargs) for job in jobs]
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_one_thread_worker) as pool:
         futures = [pool.submit(_call, fn, job, kwargs) for job in jobs]

@@ -17,9 +17,14 @@ def test_worker_processes_return_results_in_job_order(two_cores):
     assert parallel.map_fits(operator.pow, jobs) == [2**k for k in range(6)]
 
 
-def test_workers_run_one_torch_thread_and_the_loop_keeps_the_callers(two_cores):
+def test_workers_and_the_cpu_loop_run_one_torch_thread(two_cores, monkeypatch):
     assert parallel.map_fits(torch.get_num_threads, [(), ()]) == [1, 1]
-    assert parallel.map_fits(torch.get_num_threads, [(), ()], device="meta") == [torch.get_num_threads()] * 2
+    before = torch.get_num_threads()
+    monkeypatch.setenv(parallel.SEQUENTIAL_ENV, "1")
+    assert parallel.map_fits(torch.get_num_threads, [(), ()]) == [1, 1]  # the same arithmetic either way
+    assert torch.get_num_threads() == before  # and the caller's setting comes back
+    # off the CPU the loop keeps the caller's threads
+    assert parallel.map_fits(torch.get_num_threads, [(), ()], device="meta") == [before] * 2
 
 
 def test_seeded_jobs_give_the_same_result_in_workers_and_in_a_loop(two_cores, monkeypatch):
