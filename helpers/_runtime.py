@@ -66,9 +66,7 @@ def set_seed(seed: int, *, deterministic: bool = True) -> None:
     Raises:
         ValueError: if ``seed`` is not a non-negative integer.
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"set_seed expects a non-negative integer seed, got {seed!r}")
-    seed = seed_for(seed)
+    seed = seed_for(seed)  # validates
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)

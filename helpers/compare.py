@@ -123,8 +123,6 @@ class Fitted:
         return f"Fitted({self.family}, trained in {self.train_seconds:.1f} s)"
 
 
-
-
 def _decaying_adam(params, budget: Budget) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
     opt = torch.optim.Adam(params, lr=budget.lr)
     start = budget.n_steps // 2

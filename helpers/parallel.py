@@ -95,13 +95,11 @@ def map_fits(
         raise ValueError(f"max_workers must be a positive integer, got {max_workers!r}")
     kwargs = dict(kwargs or {})
     workers = min(len(jobs), available_cores(), max_workers or len(jobs))
-    sequential = (
-        torch.device(device).type != "cpu" or workers < 2 or os.environ.get(SEQUENTIAL_ENV, "") not in ("", "0")
-    )
-    if sequential:
-        if torch.device(device).type != "cpu":
-            return [fn(*job, **kwargs) for job in jobs]
-        with one_thread():  # as in a worker, so the numbers do not depend on the path taken
+    on_cpu = torch.device(device).type == "cpu"
+    if not on_cpu or workers < 2 or os.environ.get(SEQUENTIAL_ENV, "") not in ("", "0"):
+        # On the CPU the plain loop runs on one thread, as a worker does, so the numbers do not
+        # depend on the path taken.
+        with one_thread() if on_cpu else contextlib.nullcontext():
             return [fn(*job, **kwargs) for job in jobs]
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_one_thread_worker) as pool:
