@@ -27,7 +27,9 @@ def test_robust_reports_asserts_and_metric_ranges_per_seed(tmp_path):
               "record('shifted seed', seed, reference=0)\nassert seed >= 0")
     _notebook(chapters / "02_parallel.ipynb",  # calls map_fits, so it also gets a sequential run
               "import os\nfrom helpers import parallel  # map_fits(\nsequential = os.environ.get('GM4S_SEQUENTIAL')",
-              "assert sequential in (None, '1')")
+              "assert sequential in (None, '1')",
+              "from helpers.record import record\nrecord('same on both paths', 1.0)\n"
+              "record('path', float(sequential == '1'))\nrecord('time', float(sequential == '1'), unit='s')")
     out = tmp_path / "bench"
     proc = subprocess.run([sys.executable, str(ROOT / "tools" / "robust.py"), "--seeds", "0", "1", "--chapters",
                            str(chapters), "--out", str(out)], capture_output=True, text=True)
@@ -45,6 +47,8 @@ def test_robust_reports_asserts_and_metric_ranges_per_seed(tmp_path):
     md = (out / "robust.md").read_text()
     assert "| 01_lucky | shifted seed | 0 | 500 | 1000 | 2 | 0 |" in md
     assert "cell 1: seed 1" in md and "02_parallel.ipynb | 3 | yes" in md
+    assert par["paths_agree"] == {"seed 0": ["path"]}  # a timing may differ, a recorded number may not
+    assert "| 02_parallel | seed 0 | **no**: path |" in md
 
 
 def test_robust_rejects_an_unknown_notebook(tmp_path):

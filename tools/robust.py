@@ -4,13 +4,16 @@ Every notebook runs once per seed with ``GM4S_SEED`` set (``helpers.seed_for`` s
 of the book by 1000 per step), and the notebooks that fit models side by side
 (``helpers.parallel.map_fits``) run once more with ``GM4S_SEQUENTIAL=1``. A run does not stop at a
 failing cell: every assert cell is executed and reported. The script writes
-``bench/robust.json`` and ``bench/robust.md``: which assert cells passed on which run, and for every
-recorded metric its minimum, median and maximum over the runs beside its reference.
+``bench/robust.json`` and ``bench/robust.md``: which assert cells passed on which run, for every
+recorded metric its minimum, median and maximum over the runs beside its reference, and whether
+the sequential run recorded exactly the numbers of the parallel run of the same seed.
 
 A floating-point difference between two CPUs changes a chaotic training run as a new seed does,
-so five seeds stand for five readers' machines. To use both cores of a small machine, notebooks
-that do not fit in parallel run two at a time, each pinned to one core with one thread (a thread
-count is one more such difference); the parallel ones run alone, on every core. Wall times here
+so five seeds stand for five readers' machines. To use both cores of a small machine, most runs go
+two at a time, each pinned to one core with one thread (a thread count is one more such
+difference; on one core ``map_fits`` takes its sequential path). The first seed of a parallel
+notebook runs alone on every core, once with worker processes and once with
+``GM4S_SEQUENTIAL=1``, so that the two paths can be compared number for number. Wall times here
 are therefore not the budget times of ``make bench``.
 
 Usage: python tools/robust.py [--seeds 0 1 2 3 4] [--nb 07 15] [--jobs 2] [--out bench]
@@ -101,6 +104,20 @@ def summarise(rows: list[dict]) -> dict:
         for slot in nb["metrics"].values():
             v = list(slot["values"].values())
             slot.update(min=min(v), median=statistics.median(v), max=max(v), n=len(v))
+        nb["paths_agree"] = paths_agree(nb)
+    return out
+
+
+def paths_agree(nb: dict) -> dict[str, list[str]]:
+    """Per seed with a sequential run: the metrics it recorded differently from the parallel run.
+
+    Timings (unit "s") are left out: they differ by nature. An empty list: the same numbers.
+    """
+    out = {}
+    for seq in [r["run"] for r in nb["runs"] if r["run"].endswith(", sequential")]:
+        par = seq.removesuffix(", sequential")
+        out[par] = [name for name, slot in nb["metrics"].items() if slot["unit"] != "s"
+                    and slot["values"].get(par) != slot["values"].get(seq)]
     return out
 
 
@@ -132,6 +149,12 @@ def to_markdown(summary: dict, meta: dict) -> str:
                 lines.append(f"- {name}, {r['run']}: `{r['error']}`")
     if not any_fail:
         lines.append("None: every assert cell passed on every run.")
+    agree = [(name, seed, diff) for name, nb in summary.items() for seed, diff in nb["paths_agree"].items()]
+    if agree:
+        lines += ["", "## Parallel and sequential runs of the same seed", "",
+                  "| notebook | seed | same recorded numbers (timings aside) |", "| --- | --- | --- |"]
+        lines += [f"| {Path(name).stem} | {seed} | {'yes' if not diff else '**no**: ' + ', '.join(diff)} |"
+                  for name, seed, diff in agree]
     lines += ["", "## Recorded metrics over the runs", "",
               "| notebook | metric | min | median | max | runs | reference |",
               "| --- | --- | ---: | ---: | ---: | ---: | --- |"]
@@ -157,10 +180,11 @@ def main(argv: list[str] | None = None) -> int:
     if any(s < 0 for s in args.seeds) or args.jobs < 1:
         parser.error("seeds must be non-negative and --jobs positive")
     paths = notebooks(args.nb, args.chapters)
-    heavy = [(p, s, False) for s in args.seeds for p in paths if is_parallel(p)]
+    first = args.seeds[0]
+    heavy = [(p, first, False) for p in paths if is_parallel(p)]  # alone: map_fits runs its workers
     if not args.no_sequential:
-        heavy += [(p, args.seeds[0], True) for p in paths if is_parallel(p)]
-    light = [(p, s, False) for s in args.seeds for p in paths if not is_parallel(p)]
+        heavy += [(p, first, True) for p in paths if is_parallel(p)]
+    light = [(p, s, False) for s in args.seeds for p in paths if not (s == first and is_parallel(p))]
     total, done, rows = len(heavy) + len(light), 0, []
     start = time.perf_counter()
 
@@ -190,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
             md = md.replace("\n", f"\n\n**Partial: {len(rows)} of {total} runs so far.**\n", 1)
         (args.out / "robust.md").write_text(md)
         return meta
-    for p, s, seq in heavy:  # all cores: map_fits runs its workers
+    for p, s, seq in heavy:  # all cores
         report(run_one(p, s, seq, None, args.timeout))
     jobs = max(1, min(args.jobs, len(cores)))
     free = list(cores[:jobs])
