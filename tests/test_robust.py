@@ -55,3 +55,17 @@ def test_robust_rejects_an_unknown_notebook(tmp_path):
     proc = subprocess.run([sys.executable, str(ROOT / "tools" / "robust.py"), "--nb", "99_none", "--chapters",
                            str(tmp_path)], capture_output=True, text=True)
     assert proc.returncode != 0 and "no notebook" in proc.stderr
+
+
+def test_assert_cells_name_the_failing_line_for_any_line_number():
+    sys.path.insert(0, str(ROOT / "tools"))
+    import bench
+
+    nb = nbformat.v4.new_notebook()
+    for arrow in ("----> 2 assert a", "---> 17 assert b"):  # IPython shortens the arrow for longer numbers
+        cell = nbformat.v4.new_code_cell("assert a\nassert b")
+        cell.outputs = [nbformat.v4.new_output("error", ename="AssertionError", evalue="",
+                                               traceback=["Cell In[1], line 2", arrow])]
+        nb.cells.append(cell)
+    assert [c["error"] for c in bench.assert_cells(nb)] == ["AssertionError: at 2 assert a",
+                                                             "AssertionError: at 17 assert b"]

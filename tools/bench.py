@@ -119,8 +119,10 @@ def assert_cells(nb: nbformat.NotebookNode) -> list[dict]:
         if errors:
             error = f"{errors[0].get('ename', '')}: {errors[0].get('evalue', '')}".strip()
             lines = _plain("\n".join(errors[0].get("traceback", []))).splitlines()
-            where = [ln for ln in lines if ln.lstrip().startswith("---->")]
-            if where:  # the failing line, e.g. "----> 2 assert ratio_grid <= 1.5"
+            # the failing line, e.g. "----> 2 assert ratio_grid <= 1.5" or "---> 17 assert ..." (the
+            # arrow shortens as the line number grows)
+            where = [ln for ln in lines if re.match(r"\s*-+> \d", ln)]
+            if where:
                 error += " at " + " ".join(where[-1].split()[1:])
             error = error[:300]
         elif not ran:
