@@ -16,10 +16,12 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import random
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+import numpy as np
 import torch
 
 SEQUENTIAL_ENV = "GM4S_SEQUENTIAL"  # set to 1 to force the plain loop
@@ -47,6 +49,26 @@ def one_thread() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+@contextlib.contextmanager
+def kept_random_state() -> Iterator[None]:
+    """Run the block, then put back the caller's Python, NumPy and torch random states.
+
+    A fit seeds itself (``helpers.set_seed``); in a worker process that leaves the notebook's
+    random streams alone, so the plain loop of ``map_fits`` must too, or every later draw of the
+    notebook would depend on the path taken.
+    """
+    states = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+    try:
+        yield
+    finally:
+        random.setstate(states[0])
+        np.random.set_state(states[1])
+        torch.set_rng_state(states[2])
+        if cuda is not None:
+            torch.cuda.set_rng_state_all(cuda)
 
 
 def _one_thread_worker() -> None:
@@ -99,7 +121,7 @@ def map_fits(
     if not on_cpu or workers < 2 or os.environ.get(SEQUENTIAL_ENV, "") not in ("", "0"):
         # On the CPU the plain loop runs on one thread, as a worker does, so the numbers do not
         # depend on the path taken.
-        with one_thread() if on_cpu else contextlib.nullcontext():
+        with one_thread() if on_cpu else contextlib.nullcontext(), kept_random_state():
             return [fn(*job, **kwargs) for job in jobs]
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_one_thread_worker) as pool:

@@ -41,6 +41,24 @@ def test_seeded_jobs_give_the_same_result_in_workers_and_in_a_loop(two_cores, mo
         assert row_p.nll == pytest.approx(row_s.nll, nan_ok=True)
 
 
+def test_the_loop_leaves_the_callers_random_streams_as_a_worker_does(two_cores, monkeypatch):
+    import random
+
+    import numpy as np
+
+    monkeypatch.setenv(parallel.SEQUENTIAL_ENV, "1")
+    torch.manual_seed(7)
+    np.random.seed(7)
+    random.seed(7)
+    expected = torch.rand(3), np.random.rand(3), random.random()
+    torch.manual_seed(7)
+    np.random.seed(7)
+    random.seed(7)
+    parallel.map_fits(torch.manual_seed, [(123,), (456,)])  # a fit that seeds itself
+    assert torch.equal(torch.rand(3), expected[0])
+    assert np.array_equal(np.random.rand(3), expected[1]) and random.random() == expected[2]
+
+
 def test_bad_input_says_what_was_expected():
     with pytest.raises(ValueError, match="importable"):
         parallel.map_fits(lambda x: x, [(1,), (2,)])
