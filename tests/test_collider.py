@@ -93,3 +93,12 @@ def test_roc_area_counts_ties_like_auc():
     brute = ((s[:, None] > b[None, :]).double() + 0.5 * (s[:, None] == b[None, :]).double()).mean()
     assert float(torch.trapezoid(eps_s, eps_b)) == pytest.approx(float(brute), abs=1e-12)
     assert collider.auc(s, b) == pytest.approx(float(brute), abs=1e-12)
+
+
+def test_a_zero_uniform_draw_gives_no_nan():
+    # The seed that the anomaly chapter draws its training set with under GM4S_SEED=3: one of its
+    # uniform draws is exactly 0, which once made a tau21 NaN and the chapter's VAE diverge.
+    g = torch.Generator().manual_seed(3000)
+    x = torch.cat([collider.qcd_background(60_000, g), collider.wprime_signal(600, g)])
+    assert torch.isfinite(x).all()
+    assert ((x[:, 3:] > 0) & (x[:, 3:] < 1)).all()

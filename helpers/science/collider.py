@@ -47,8 +47,11 @@ def _beta(a: float, b: float, n: int, g: torch.Generator | None) -> Tensor:
     # Beta(a, b) from two Gammas; torch's Gamma sampler takes no generator, so use the
     # Marsaglia-Tsang-free route: Beta quantiles via sorting is overkill; instead sample Gamma
     # with integer shapes as sums of exponentials (a, b are integers here).
-    ga = -torch.log(torch.rand(n, int(a), generator=g)).sum(1)
-    gb = -torch.log(torch.rand(n, int(b), generator=g)).sum(1)
+    # torch.rand can return exactly 0 (about once in 2**24 draws), whose -log is inf and whose
+    # Beta is then inf / inf = NaN; the smallest positive float keeps every other draw as it was.
+    tiny = torch.finfo(torch.float32).tiny
+    ga = -torch.log(torch.rand(n, int(a), generator=g).clamp_min(tiny)).sum(1)
+    gb = -torch.log(torch.rand(n, int(b), generator=g).clamp_min(tiny)).sum(1)
     return ga / (ga + gb)
 
 
