@@ -69,3 +69,10 @@ def test_assert_cells_name_the_failing_line_for_any_line_number():
         nb.cells.append(cell)
     assert [c["error"] for c in bench.assert_cells(nb)] == ["AssertionError: at 2 assert a",
                                                              "AssertionError: at 17 assert b"]
+    cause = nbformat.v4.new_code_cell("x = 1 / 0")
+    cause.outputs = [nbformat.v4.new_output("error", ename="ZeroDivisionError", evalue="division by zero",
+                                            traceback=[])]
+    nb.cells.insert(1, cause)
+    assert bench.first_error(nb) == "cell 0: AssertionError:"
+    del nb.cells[0]
+    assert bench.first_error(nb) == "cell 0: ZeroDivisionError: division by zero"  # the cause, not what follows

@@ -89,8 +89,8 @@ def run_notebook(path: Path, timeout: int = 900, *, allow_errors: bool = False) 
         metrics = [m.__dict__ for m in read_records(record_file)]
         del os.environ[RECORD_ENV]
     cells = assert_cells(nb)
-    if error is None and any(not c["passed"] for c in cells):
-        error = next(c["error"] for c in cells if not c["passed"])
+    if error is None:  # with allow_errors: the first cell that failed, the cause of what follows
+        error = first_error(nb)
     return {
         "notebook": str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path),
         "status": "ok" if error is None else "error",
@@ -100,6 +100,15 @@ def run_notebook(path: Path, timeout: int = 900, *, allow_errors: bool = False) 
         "metrics": metrics,
         "asserts": cells,
     }
+
+
+def first_error(nb: nbformat.NotebookNode) -> str | None:
+    """"cell N: Name: message" of the first executed cell that raised, or None."""
+    for i, cell in enumerate(nb.cells):
+        for o in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            if o.get("output_type") == "error":
+                return f"cell {i}: {o.get('ename', '')}: {o.get('evalue', '')}".strip()[:300]
+    return None
 
 
 def _plain(text: str) -> str:
