@@ -11,10 +11,10 @@ the sequential run recorded exactly the numbers of the parallel run of the same 
 A floating-point difference between two CPUs changes a chaotic training run as a new seed does,
 so five seeds stand for five readers' machines. To use both cores of a small machine, most runs go
 two at a time, each pinned to one core with one thread (a thread count is one more such
-difference; on one core ``map_fits`` takes its sequential path). The first seed of a parallel
-notebook runs alone on every core, once with worker processes and once with
-``GM4S_SEQUENTIAL=1``, so that the two paths can be compared number for number. Wall times here
-are therefore not the budget times of ``make bench``.
+difference; on one core ``map_fits`` takes its sequential path). Only the first seed of a
+parallel notebook runs alone, on every core, with worker processes; its ``GM4S_SEQUENTIAL=1`` run
+goes on one core like the rest, and since every run computes on one thread, the two can be
+compared number for number. Wall times here are therefore not the budget times of ``make bench``.
 
 Usage: python tools/robust.py [--seeds 0 1 2 3 4] [--nb 07 15] [--jobs 2] [--out bench]
 """
@@ -60,8 +60,7 @@ def run_one(path: Path, seed: int, sequential: bool, core: int | None, timeout: 
     env.pop("GM4S_SEQUENTIAL", None)
     if sequential:
         env["GM4S_SEQUENTIAL"] = "1"
-    if core is not None:
-        env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")  # every run on one thread (map_fits: per worker)
     code = (
         "import json, os, sys; from pathlib import Path; sys.path.insert(0, sys.argv[1] + '/tools');"
         + (f"os.sched_setaffinity(0, {{{core}}});" if core is not None else "")
@@ -182,9 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     paths = notebooks(args.nb, args.chapters)
     first = args.seeds[0]
     heavy = [(p, first, False) for p in paths if is_parallel(p)]  # alone: map_fits runs its workers
-    if not args.no_sequential:
-        heavy += [(p, first, True) for p in paths if is_parallel(p)]
-    light = [(p, s, False) for s in args.seeds for p in paths if not (s == first and is_parallel(p))]
+    light = [(p, first, True) for p in paths if is_parallel(p) and not args.no_sequential]
+    light += [(p, s, False) for s in args.seeds for p in paths if not (s == first and is_parallel(p))]
     total, done, rows = len(heavy) + len(light), 0, []
     start = time.perf_counter()
 
