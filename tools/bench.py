@@ -102,12 +102,23 @@ def run_notebook(path: Path, timeout: int = 900, *, allow_errors: bool = False) 
     }
 
 
+def _errors(cell: nbformat.NotebookNode) -> list[dict]:
+    """The error outputs of a code cell (none for Markdown)."""
+    if cell.cell_type != "code":
+        return []
+    return [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+
+
+def _name_and_message(error: dict) -> str:
+    """"Name: message" of one error output."""
+    return f"{error.get('ename', '')}: {error.get('evalue', '')}".strip()
+
+
 def first_error(nb: nbformat.NotebookNode) -> str | None:
     """"cell N: Name: message" of the first executed cell that raised, or None."""
     for i, cell in enumerate(nb.cells):
-        for o in cell.get("outputs", []) if cell.cell_type == "code" else []:
-            if o.get("output_type") == "error":
-                return f"cell {i}: {o.get('ename', '')}: {o.get('evalue', '')}".strip()[:300]
+        for o in _errors(cell):
+            return f"cell {i}: {_name_and_message(o)}"[:300]
     return None
 
 
@@ -122,11 +133,11 @@ def assert_cells(nb: nbformat.NotebookNode) -> list[dict]:
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code" or "assert " not in cell.source:
             continue
-        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        errors = _errors(cell)
         ran = cell.get("execution_count") is not None or errors
         error = None
         if errors:
-            error = f"{errors[0].get('ename', '')}: {errors[0].get('evalue', '')}".strip()
+            error = _name_and_message(errors[0])
             lines = _plain("\n".join(errors[0].get("traceback", []))).splitlines()
             # the failing line, e.g. "----> 2 assert ratio_grid <= 1.5" or "---> 17 assert ..." (the
             # arrow shortens as the line number grows)
