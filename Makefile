@@ -5,8 +5,8 @@
 #   make bench  execute every notebook fresh; write bench/results.{json,md}
 #   make robust every notebook for seeds 0-4 (+ one sequential run); bench/robust.{json,md}
 #               make robust NB="07 15" checks chosen chapters; SEEDS="0 1" other seeds
-#   make gan-seeds  rerun the 3-seed GAN mode-coverage table (helpers/gan.py SEED_TABLE)
-#   make comparison-seeds  rerun the seeds of the comparison chapter (helpers/results/comparison_seeds.py)
+#   make gan-seeds  rerun the 3-seed GAN mode-coverage table (helpers/results/gan_mode_coverage_seeds.json)
+#   make comparison-seeds  rerun the seeds of the comparison chapter (helpers/results/comparison_seeds.json)
 #   make student  student versions of the notebooks in student/ (FORCE=1 to replace)
 
 PYTHON ?= python3

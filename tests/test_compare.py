@@ -92,11 +92,12 @@ def test_evaluate_excess_is_the_kl_of_a_too_wide_model():
 
 
 def test_stored_seeds_repeat_on_the_machine_that_wrote_them():
-    """helpers.results.comparison_seeds is what tools/comparison_seeds.py computes, bit for bit,
+    """The stored table comparison_seeds is what tools/comparison_seeds.py computes, bit for bit,
     on the machine it names; elsewhere the last bits differ as a new seed would."""
-    from helpers import machine_fingerprint
+    from helpers import machine_fingerprint, results
     from helpers.parallel import one_thread
-    from helpers.results.comparison_seeds import DATA
+
+    DATA = results.load("comparison_seeds")
 
     if DATA.get("fingerprint") != machine_fingerprint():
         pytest.skip(f"table written on {DATA.get('fingerprint', 'an unrecorded machine')}")

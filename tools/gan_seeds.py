@@ -2,7 +2,8 @@
 
 Trains the plain GAN and the book's best model (``helpers.gan.PLAIN``, ``helpers.gan.BEST``) on
 the ring and the grid for seeds 0, 1, 2 and writes modes, HQ and reverse KL with the published
-protocol to ``chapters/data/gan_mode_coverage_seeds.json``.
+protocol to ``helpers/results/gan_mode_coverage_seeds.json`` (package data:
+``helpers.results.load("gan_mode_coverage_seeds")``).
 
     .venv/bin/python tools/gan_seeds.py            # all 12 runs
     .venv/bin/python tools/gan_seeds.py --jobs 4   # in parallel processes
@@ -13,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import pprint
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
@@ -21,21 +21,10 @@ from pathlib import Path
 
 import torch
 
+from helpers import results
 from helpers._runtime import machine_fingerprint, seed_offset
 
-ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "chapters" / "data" / "gan_mode_coverage_seeds.json"
-GAN_PY = ROOT / "helpers" / "gan.py"
-
-
-def write_seed_table(result: dict, path: Path = GAN_PY) -> None:
-    """Replace the SEED_TABLE block of helpers/gan.py with ``result`` (so Colab finds it too)."""
-    text = path.read_text()
-    block = "SEED_TABLE: dict = " + pprint.pformat(result, width=95, sort_dicts=False) + "\n"
-    start, end = text.find("SEED_TABLE: dict = "), text.find("# END SEED TABLE")
-    if start < 0 or end < start:
-        raise RuntimeError(f"no SEED TABLE block in {path}")
-    path.write_text(text[:start] + block + text[end:])
+OUT = results.source_path("gan_mode_coverage_seeds")
 
 
 def _one(job: tuple[str, str, int]) -> dict:
@@ -71,15 +60,12 @@ def main() -> None:
             rows = list(pool.map(_one, jobs))
     else:
         rows = [_one(j) for j in jobs]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     result = {"protocol": "2,500 samples; HQ within 3 std of the nearest mode; a mode is captured by at least "
                           "one HQ sample (VEEGAN, PacGAN); reverse_kl = KL(mode histogram || uniform)",
               "recipes": {"plain": asdict(gan.PLAIN), "best": asdict(gan.BEST)},
               "torch": torch.__version__, "machine": platform.machine(),
               "fingerprint": machine_fingerprint(), "rows": rows}
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
-    write_seed_table(json.loads(json.dumps(result)))
-    print(f"wrote {args.out} and the SEED_TABLE of {GAN_PY}")
+    print(f"wrote {results.write('gan_mode_coverage_seeds', result, args.out)}")
 
 
 if __name__ == "__main__":
