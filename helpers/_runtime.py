@@ -9,6 +9,8 @@ import random
 import numpy as np
 import torch
 
+from helpers import validate
+
 SEED_ENV = "GM4S_SEED"  # shifts every seed of the book (make robust runs 0-4); unset: 0
 SEED_STRIDE = 1_000  # the seeds a chapter writes are small integers, so shifts never overlap
 
@@ -36,11 +38,10 @@ def seed_for(seed: int) -> int:
     a NumPy generator) goes through this function. See the introduction, "How to run the book".
 
     Raises:
-        ValueError: if ``seed`` is not a non-negative integer.
+        TypeError: if ``seed`` is not an integer.
+        ValueError: if ``seed`` is negative.
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"expected a non-negative integer seed, got {seed!r}")
-    return int(seed) + SEED_STRIDE * seed_offset()
+    return validate.positive_int(seed, "seed", minimum=0) + SEED_STRIDE * seed_offset()
 
 
 def generator(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
@@ -64,7 +65,8 @@ def set_seed(seed: int, *, deterministic: bool = True) -> None:
             costs nothing; on a GPU it selects slower deterministic cuBLAS paths).
 
     Raises:
-        ValueError: if ``seed`` is not a non-negative integer.
+        TypeError: if ``seed`` is not an integer.
+        ValueError: if ``seed`` is negative.
     """
     seed = seed_for(seed)  # validates
     random.seed(seed)

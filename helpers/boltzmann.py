@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from helpers.data import _positive
+from helpers import validate
 
 __all__ = [
     "DoubleWellReference",
@@ -37,12 +37,7 @@ A, B, C, D = 1.0, 6.0, 1.0, 1.0
 
 def double_well(x: Tensor) -> Tensor:
     """Energy u(x) = x1^4/4 - 3 x1^2 + x1 + x2^2/2 of the double well: x (..., 2) -> (...)."""
-    if not isinstance(x, Tensor) or not x.is_floating_point() or x.ndim == 0 or x.shape[-1] != 2:
-        raise ValueError(
-            f"double_well expects a floating-point tensor of shape (..., 2), got "
-            f"{tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__}"
-            f"{'' if not isinstance(x, Tensor) else ' ' + str(x.dtype)}"
-        )
+    validate.tensor(x, "x", shape=(..., 2), floating=True)
     x1, x2 = x[..., 0], x[..., 1]
     return 0.25 * A * x1**4 - 0.5 * B * x1**2 + C * x1 + 0.5 * D * x2**2
 
@@ -80,8 +75,8 @@ def double_well_reference(kT: float = 1.0, lim: float = 7.0, n: int = 200_001) -
         lim: integrate x1 over [-lim, lim] (the density is below e^-100 outside for kT <= 5).
         n: number of quadrature nodes (odd).
     """
-    kT = _positive(kT, "kT")
-    if n < 3 or n % 2 == 0:
+    kT = validate.positive_float(kT, "kT")
+    if validate.positive_int(n, "n", minimum=3) % 2 == 0:
         raise ValueError(f"n must be an odd integer >= 3, got {n!r}")
     roots = np.sort(np.roots([A, 0.0, -B, C]).real)  # u1'(x1) = x1^3 - 6 x1 + 1 = 0
     left, barrier, right = (float(r) for r in roots)
@@ -131,12 +126,9 @@ def metropolis(
         ``(trajectory, acceptance)``: trajectory (n_steps + 1, n_chains, d) including x0, and
         the fraction of accepted proposals.
     """
-    if not isinstance(x0, Tensor) or x0.ndim != 2:
-        raise ValueError(f"x0 must be a tensor of shape (n_chains, d), got "
-                         f"{tuple(x0.shape) if isinstance(x0, Tensor) else type(x0).__name__}")
-    if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
-        raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
-    step_size, kT = _positive(step_size, "step_size"), _positive(kT, "kT")
+    validate.tensor(x0, "x0", shape=("n_chains", "d"))
+    validate.positive_int(n_steps, "n_steps")
+    step_size, kT = validate.positive_float(step_size, "step_size"), validate.positive_float(kT, "kT")
     x = x0.clone()
     u = energy(x)
     traj = x0.new_empty((n_steps + 1,) + tuple(x0.shape))
@@ -163,8 +155,7 @@ def autocorrelation(series: Tensor | np.ndarray, max_lag: int) -> np.ndarray:
     if s.ndim != 2 or s.shape[0] < 2:
         raise ValueError(f"series must have shape (n >= 2,) or (n, chains), got {s.shape}")
     n = s.shape[0]
-    if isinstance(max_lag, bool) or not isinstance(max_lag, int) or not 0 <= max_lag < n:
-        raise ValueError(f"max_lag must be an integer in [0, {n - 1}], got {max_lag!r}")
+    validate.positive_int(max_lag, "max_lag", minimum=0, maximum=n - 1)
     c = s - s.mean(0)
     f = np.fft.rfft(c, n=2 * n, axis=0)
     acov = np.fft.irfft(f * np.conj(f), axis=0)[: max_lag + 1] / n

@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from helpers import validate
+
 __all__ = [
     "Checkerboard",
     "Digits",
@@ -35,43 +37,16 @@ SampleShape = int | Sequence[int] | torch.Size
 
 def _as_shape(sample_shape: SampleShape) -> torch.Size:
     if isinstance(sample_shape, bool):
-        raise ValueError(f"sample_shape must be an int or a tuple of ints, got {sample_shape!r}")
+        raise TypeError(f"sample_shape must be an int or a tuple of ints, got {sample_shape!r}")
     if isinstance(sample_shape, (int, np.integer)):
         sample_shape = (int(sample_shape),)
     try:
         shape = torch.Size(int(s) for s in sample_shape)
     except (TypeError, ValueError):
-        raise ValueError(
-            f"sample_shape must be an int or a tuple of ints, got {sample_shape!r}"
-        ) from None
+        raise TypeError(f"sample_shape must be an int or a tuple of ints, got {sample_shape!r}") from None
     if any(s < 0 for s in shape):
         raise ValueError(f"sample_shape must be non-negative, got {tuple(shape)}")
     return shape
-
-
-def _check_points(x: Tensor, dim: int, who: str) -> None:
-    if not isinstance(x, Tensor):
-        raise ValueError(f"{who} expects a torch.Tensor of shape (..., {dim}), got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise ValueError(f"{who} expects a floating-point tensor, got dtype {x.dtype}")
-    if x.ndim == 0 or x.shape[-1] != dim:
-        raise ValueError(f"{who} expects shape (..., {dim}), got {tuple(x.shape)}")
-
-
-def _positive_int(value: int, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _positive(value: float, name: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive number, got {value!r}") from None
-    if not (v > 0 and math.isfinite(v)):
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    return v
 
 
 class GaussianMixture:
@@ -89,7 +64,7 @@ class GaussianMixture:
         if means.ndim != 2 or means.shape[0] < 1:
             raise ValueError(f"means must have shape (n_modes, dim), got {tuple(means.shape)}")
         self.means = means
-        self.std = _positive(std, "std")
+        self.std = validate.positive_float(std, "std")
         k = means.shape[0]
         if weights is None:
             weights = torch.full((k,), 1.0 / k)
@@ -118,7 +93,7 @@ class GaussianMixture:
 
     def log_prob(self, x: Tensor) -> Tensor:
         """Exact log-density of x: (..., dim) -> (...)."""
-        _check_points(x, self.dim, "GaussianMixture.log_prob")
+        validate.tensor(x, "x", shape=(..., self.dim), floating=True)
         means = self.means.to(x)
         sq = ((x.unsqueeze(-2) - means) ** 2).sum(-1)  # (..., n_modes)
         log_norm = -0.5 * self.dim * math.log(2 * math.pi * self.std**2)
@@ -134,8 +109,8 @@ def ring(n_modes: int = 8, radius: float = 1.0, std: float = 0.01) -> GaussianMi
 
     The defaults are the 8-mode ring of VEEGAN and PacGAN (std 0.01).
     """
-    n_modes = _positive_int(n_modes, "n_modes")
-    radius = _positive(radius, "radius")
+    n_modes = validate.positive_int(n_modes, "n_modes")
+    radius = validate.positive_float(radius, "radius")
     angles = 2 * math.pi * torch.arange(n_modes, dtype=torch.float64) / n_modes
     means = radius * torch.stack([angles.cos(), angles.sin()], dim=1)
     return GaussianMixture(means.float(), std)
@@ -146,8 +121,8 @@ def grid(n_per_side: int = 5, spacing: float = 2.0, std: float = 0.05) -> Gaussi
 
     The defaults are the 25 modes at {-4,-2,0,2,4}^2 of VEEGAN and PacGAN (std 0.05).
     """
-    n = _positive_int(n_per_side, "n_per_side")
-    spacing = _positive(spacing, "spacing")
+    n = validate.positive_int(n_per_side, "n_per_side")
+    spacing = validate.positive_float(spacing, "spacing")
     ticks = spacing * (torch.arange(n, dtype=torch.float32) - (n - 1) / 2)
     gx, gy = torch.meshgrid(ticks, ticks, indexing="ij")
     return GaussianMixture(torch.stack([gx.flatten(), gy.flatten()], dim=1), std)
@@ -160,7 +135,8 @@ def eight_gaussians(radius: float = 4.0, std: float = 0.5, divisor: float = 1.41
     every point then divided by ``divisor``: with the defaults, means at radius 4/1.414 and std
     0.5/1.414, for which H(p) = 2.832 nats by quadrature. See the normalizing-flows chapter.
     """
-    radius, std, divisor = _positive(radius, "radius"), _positive(std, "std"), _positive(divisor, "divisor")
+    radius, std = validate.positive_float(radius, "radius"), validate.positive_float(std, "std")
+    divisor = validate.positive_float(divisor, "divisor")
     return ring(8, radius / divisor, std / divisor)
 
 
@@ -186,7 +162,7 @@ class Checkerboard:
 
     def log_prob(self, x: Tensor) -> Tensor:
         """Exact log-density: -ln 32 on the filled squares, -inf elsewhere; (..., 2) -> (...)."""
-        _check_points(x, 2, "Checkerboard.log_prob")
+        validate.tensor(x, "x", shape=(..., 2), floating=True)
         cell = torch.floor((x + 4) / 2)
         inside = ((x >= -4) & (x < 4)).all(-1) & (cell.sum(-1) % 2 == 0)
         return torch.where(inside, torch.full_like(x[..., 0], -math.log(32.0)),
@@ -211,9 +187,9 @@ class TwoMoons:
     """
 
     def __init__(self, noise: float = 0.1, scale: float = 1.0, n_quad: int = 2000) -> None:
-        self.noise = _positive(noise, "noise")
-        self.scale = _positive(scale, "scale")
-        self.n_quad = _positive_int(n_quad, "n_quad", minimum=10)
+        self.noise = validate.positive_float(noise, "noise")
+        self.scale = validate.positive_float(scale, "scale")
+        self.n_quad = validate.positive_int(n_quad, "n_quad", minimum=10)
 
     dim = 2
 
@@ -235,7 +211,7 @@ class TwoMoons:
 
     def log_prob(self, x: Tensor, chunk: int = 4096) -> Tensor:
         """Log-density of x: (..., 2) -> (...), by quadrature along the arcs."""
-        _check_points(x, 2, "TwoMoons.log_prob")
+        validate.tensor(x, "x", shape=(..., 2), floating=True)
         theta = (torch.arange(self.n_quad, dtype=torch.float64) + 0.5) * math.pi / self.n_quad
         nodes = torch.cat(
             [

@@ -20,6 +20,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from helpers import validate
+
 __all__ = [
     "EpsMLP",
     "Schedule",
@@ -53,8 +55,7 @@ def linear_beta_schedule(T: int, beta_start: float = 1e-4, beta_end: float = 0.0
 
     Returns a float64 tensor of shape (T,). With the defaults and T = 1000 it is the paper's.
     """
-    if isinstance(T, bool) or not isinstance(T, int) or T < 1:
-        raise ValueError(f"T must be a positive integer, got {T!r}")
+    validate.positive_int(T, "T")
     if not (0 < beta_start <= beta_end < 1):
         raise ValueError(f"need 0 < beta_start <= beta_end < 1, got {beta_start!r}, {beta_end!r}")
     return torch.linspace(beta_start, beta_end, T, dtype=torch.float64)
@@ -65,10 +66,9 @@ def cosine_beta_schedule(T: int, s: float = 0.008, max_beta: float = 0.999) -> T
 
     Returns float64 betas of shape (T,), clipped at ``max_beta``. See the digits chapter.
     """
-    if isinstance(T, bool) or not isinstance(T, int) or T < 1:
-        raise ValueError(f"T must be a positive integer, got {T!r}")
-    if not s >= 0 or not 0 < max_beta < 1:
-        raise ValueError(f"need s >= 0 and 0 < max_beta < 1, got s={s!r}, max_beta={max_beta!r}")
+    validate.positive_int(T, "T")
+    validate.non_negative_float(s, "s")
+    validate.probability(max_beta, "max_beta", allow_zero=False, allow_one=False)
     steps = torch.arange(T + 1, dtype=torch.float64) / T
     f = torch.cos((steps + s) / (1 + s) * math.pi / 2) ** 2
     abar = f / f[0]
@@ -91,8 +91,7 @@ class Schedule(NamedTuple):
 
 
 def _check_betas(betas: Tensor) -> Tensor:
-    if not isinstance(betas, Tensor) or betas.ndim != 1 or betas.numel() < 1:
-        raise ValueError(f"betas must be a 1D tensor of shape (T,), got {getattr(betas, 'shape', betas)!r}")
+    validate.tensor(betas, "betas", shape=("T",), min_len=1)
     if not bool(((betas > 0) & (betas < 1)).all()):
         raise ValueError("every beta must lie in (0, 1)")
     return betas.double()
@@ -113,7 +112,7 @@ def _gather(values: Tensor, t: Tensor | int, like: Tensor) -> Tensor:
     if isinstance(t, int):
         t = torch.full((like.shape[0],), t, dtype=torch.long)
     if not isinstance(t, Tensor) or t.dtype not in (torch.int64, torch.int32):
-        raise ValueError(f"t must be an int or an integer tensor of shape (batch,), got {t!r}")
+        raise TypeError(f"t must be an int or an integer tensor of shape (batch,), got {t!r}")
     if t.ndim == 0:
         t = t.expand(like.shape[0])
     if t.shape != (like.shape[0],):
@@ -189,12 +188,10 @@ def min_snr_weights(alphas_cumprod: Tensor, gamma: float = 5.0) -> Tensor:
     w_t = min(SNR_t, γ) / SNR_t caps that weight at γ and leaves the noisy steps (SNR_t ≤ γ)
     as they were. See the digits chapter.
     """
-    if not isinstance(alphas_cumprod, Tensor) or alphas_cumprod.ndim != 1 or alphas_cumprod.numel() < 1:
-        raise ValueError(f"alphas_cumprod must be a 1-d tensor of the T values of ᾱ_t, got {alphas_cumprod!r}")
+    validate.tensor(alphas_cumprod, "alphas_cumprod", shape=("T",), min_len=1)
     if bool(((alphas_cumprod <= 0) | (alphas_cumprod >= 1)).any()):
         raise ValueError("alphas_cumprod must lie strictly between 0 and 1")
-    if isinstance(gamma, bool) or not isinstance(gamma, int | float) or not gamma > 0:
-        raise ValueError(f"gamma must be a positive number, got {gamma!r}")
+    validate.positive_float(gamma, "gamma")
     snr = alphas_cumprod / (1 - alphas_cumprod)
     return snr.clamp(max=gamma) / snr
 
@@ -223,7 +220,7 @@ class SinusoidalEmbedding(nn.Module):
 
     def __init__(self, dim: int, max_period: float = 10_000.0) -> None:
         super().__init__()
-        if dim < 2 or dim % 2:
+        if validate.positive_int(dim, "dim", minimum=2) % 2:
             raise ValueError(f"dim must be an even integer >= 2, got {dim!r}")
         half = dim // 2
         self.register_buffer("freqs", torch.exp(-math.log(max_period) * torch.arange(half) / half))
@@ -263,8 +260,9 @@ class EpsMLP(nn.Module):
 
     def __init__(self, dim: int = 2, width: int = 128, n_blocks: int = 3, time_scale: float = 1.0) -> None:
         super().__init__()
-        if dim < 1 or width < 2 or n_blocks < 0:
-            raise ValueError(f"need dim >= 1, width >= 2, n_blocks >= 0, got {dim}, {width}, {n_blocks}")
+        validate.positive_int(dim, "dim")
+        validate.positive_int(width, "width", minimum=2)
+        validate.positive_int(n_blocks, "n_blocks", minimum=0)
         self.time_scale = time_scale
         self.embed = nn.Sequential(SinusoidalEmbedding(width), nn.Linear(width, width), nn.SiLU())
         self.inp = nn.Linear(dim, width)
@@ -311,9 +309,8 @@ def fit_ddpm(
 
     if not hasattr(dist, "sample"):
         raise TypeError(f"dist must have a sample(n) method, got {type(dist).__name__}")
-    for name, v in (("n_steps", n_steps), ("batch", batch)):
-        if not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    validate.positive_int(n_steps, "n_steps")
+    validate.positive_int(batch, "batch")
     set_seed(seed)
     device = torch.device(device)
     abar = alphas_cumprod.float().to(device)
@@ -368,8 +365,7 @@ def fit_and_sample(
     """
     import time
 
-    if not isinstance(n_samples, int) or n_samples < 1:
-        raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
+    validate.positive_int(n_samples, "n_samples")
     abar = make_schedule(betas).alphas_cumprod.float()
     model = fit_ddpm(dist, n_steps, batch, seed=seed, alphas_cumprod=abar, device=device, **fit_kwargs)
     t0 = time.perf_counter()
@@ -404,7 +400,7 @@ class UNet8(nn.Module):
 
     def __init__(self, ch: int = 32, emb: int = 128) -> None:
         super().__init__()
-        if ch < 8 or ch % 8:
+        if validate.positive_int(ch, "ch", minimum=8) % 8:
             raise ValueError(f"ch must be a positive multiple of 8, got {ch!r}")
         self.embed = nn.Sequential(SinusoidalEmbedding(emb), nn.Linear(emb, emb), nn.SiLU())
         self.inp = nn.Conv2d(1, ch, 3, padding=1)
@@ -436,8 +432,7 @@ EpsModel = Callable[[Tensor, Tensor], Tensor]
 
 def strided_timesteps(T: int, n_steps: int) -> Tensor:
     """n_steps timestep indices spread evenly over [0, T), ascending, always ending at T − 1."""
-    if not 1 <= n_steps <= T:
-        raise ValueError(f"n_steps must lie in [1, T={T}], got {n_steps!r}")
+    validate.positive_int(n_steps, "n_steps", maximum=validate.positive_int(T, "T"))
     return torch.linspace(T - 1, 0, n_steps).round().long().flip(0).unique()
 
 
@@ -518,8 +513,7 @@ def ddim_sample(
     σ = η √((1 − ᾱ_{τ_{i−1}})/(1 − ᾱ_{τ_i})) √(1 − ᾱ_{τ_i}/ᾱ_{τ_{i−1}}); η = 0 is deterministic.
     The final step returns x̂0. See the diffusion chapter.
     """
-    if eta < 0:
-        raise ValueError(f"eta must be >= 0, got {eta!r}")
+    validate.non_negative_float(eta, "eta")
     abar = alphas_cumprod.double()
     taus = strided_timesteps(abar.numel(), n_steps)
     x = torch.randn(*shape, generator=generator).to(device)
@@ -576,8 +570,7 @@ def vlb_terms(
     """
     if variance not in ("posterior", "beta"):
         raise ValueError(f"variance must be 'posterior' or 'beta', got {variance!r}")
-    if x0.ndim != 2:
-        raise ValueError(f"x0 must have shape (batch, dim), got {tuple(x0.shape)}")
+    validate.tensor(x0, "x0", shape=("batch", "dim"))
     s = make_schedule(betas)
     T, n = s.betas.numel(), x0.shape[0]
     abar_T = float(s.alphas_cumprod[-1])
@@ -610,8 +603,7 @@ def gaussian_mixture_score(x: Tensor, means: Tensor, weights: Tensor, std: float
     A mixture blurred by N(0, σ²I) is the same mixture with std √(std² + σ²), so this also gives
     the noisy scores annealed Langevin needs. See the score-based chapter.
     """
-    if not std > 0:
-        raise ValueError(f"std must be positive, got {std!r}")
+    validate.positive_float(std, "std")
     means, weights = means.to(x), weights.to(x)
     diff = means.unsqueeze(0) - x.unsqueeze(1)  # (batch, K, dim)
     logits = weights.log() - 0.5 * (diff**2).sum(-1) / std**2
@@ -634,8 +626,8 @@ def langevin(
 
     x: (batch, dim) starting points. See the score-based chapter.
     """
-    if not step_size > 0 or n_steps < 0:
-        raise ValueError(f"need step_size > 0 and n_steps >= 0, got {step_size!r}, {n_steps!r}")
+    validate.positive_float(step_size, "step_size")
+    validate.positive_int(n_steps, "n_steps", minimum=0)
     for _ in range(n_steps):
         z = torch.randn(x.shape, generator=generator).to(x)
         x = x + 0.5 * step_size * score(x) + math.sqrt(step_size) * z
@@ -661,6 +653,8 @@ def annealed_langevin(
     sigmas = [float(s) for s in sigmas]
     if not sigmas or any(b >= a for a, b in zip(sigmas, sigmas[1:], strict=False)) or sigmas[-1] <= 0:
         raise ValueError(f"sigmas must be positive and strictly decreasing, got {sigmas}")
+    validate.positive_int(n_steps_per_level, "n_steps_per_level", minimum=0)
+    validate.positive_float(eps, "eps")
     for sigma in sigmas:
         alpha = eps * sigma**2 / sigmas[-1] ** 2
         x = langevin(lambda y, s=sigma: score(y, s), x, alpha, n_steps_per_level, generator)

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from helpers import validate
 from helpers.nets import mlp
 
 __all__ = [
@@ -36,21 +37,6 @@ __all__ = [
     "affine_coupling_forward",
     "rational_quadratic_spline",
 ]
-
-
-def _check_int(value: int, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
-
-
-def _check_x(x: Tensor, dim: int, who: str) -> None:
-    if not isinstance(x, Tensor):
-        raise ValueError(f"{who} expects a torch.Tensor of shape (batch, {dim}), got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise ValueError(f"{who} expects a floating-point tensor, got dtype {x.dtype}")
-    if x.ndim != 2 or x.shape[1] != dim:
-        raise ValueError(f"{who} expects shape (batch, {dim}), got {tuple(x.shape)}")
 
 
 def _standard_normal_log_prob(z: Tensor) -> Tensor:
@@ -142,7 +128,7 @@ class ActNorm(nn.Module):
 
     def __init__(self, dim: int) -> None:
         super().__init__()
-        self.dim = _check_int(dim, "dim")
+        self.dim = validate.positive_int(dim, "dim")
         self.log_scale = nn.Parameter(torch.zeros(dim))
         self.bias = nn.Parameter(torch.zeros(dim))
         self.register_buffer("initialized", torch.tensor(False))
@@ -182,7 +168,7 @@ class LULinear(nn.Module):
 
     def __init__(self, dim: int) -> None:
         super().__init__()
-        self.dim = _check_int(dim, "dim")
+        self.dim = validate.positive_int(dim, "dim")
         q, _ = torch.linalg.qr(torch.randn(dim, dim, dtype=torch.float64))
         p, lower, upper = torch.linalg.lu(q)
         diag, dtype = upper.diagonal(), torch.get_default_dtype()
@@ -325,7 +311,7 @@ class SplineCoupling(nn.Module):
         mask = torch.as_tensor(mask, dtype=torch.float32)
         if mask.ndim != 1 or not bool(((mask == 0) | (mask == 1)).all()) or not 0 < float(mask.sum()) < len(mask):
             raise ValueError(f"mask must be a 1-D tensor of 0/1 with both values present, got {mask.tolist()}")
-        self.n_bins = _check_int(n_bins, "n_bins", 2)
+        self.n_bins = validate.positive_int(n_bins, "n_bins", minimum=2)
         self.bound = float(bound)
         cond = torch.nonzero(mask).flatten()
         trans = torch.nonzero(mask == 0).flatten()
@@ -371,12 +357,12 @@ class Flow(nn.Module):
 
     def __init__(self, dim: int, layers: Sequence[nn.Module]) -> None:
         super().__init__()
-        self.dim = _check_int(dim, "dim")
+        self.dim = validate.positive_int(dim, "dim")
         self.layers = nn.ModuleList(layers)
 
     def forward(self, z: Tensor) -> tuple[Tensor, Tensor]:
         """Generative direction z: (batch, d) -> (x, log|det dx/dz|): ((batch, d), (batch,))."""
-        _check_x(z, self.dim, f"{type(self).__name__}.forward")
+        validate.tensor(z, "z", shape=("batch", self.dim), floating=True)
         total = z.new_zeros(z.shape[0])
         for layer in self.layers:
             z, ld = layer.forward(z)
@@ -385,7 +371,7 @@ class Flow(nn.Module):
 
     def inverse(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Normalising direction x: (batch, d) -> (z, log|det dz/dx|): ((batch, d), (batch,))."""
-        _check_x(x, self.dim, f"{type(self).__name__}.inverse")
+        validate.tensor(x, "x", shape=("batch", self.dim), floating=True)
         total = x.new_zeros(x.shape[0])
         for layer in reversed(self.layers):
             x, ld = layer.inverse(x)
@@ -403,7 +389,7 @@ class Flow(nn.Module):
 
     def sample_with_log_prob(self, n: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         """Draw n samples x (n, d) and their log q(x) (n,) in one forward pass (differentiable)."""
-        n = _check_int(n, "n", 0)
+        n = validate.positive_int(n, "n", minimum=0)
         z = torch.randn(n, self.dim, generator=generator, device=self._device())
         x, log_det = self.forward(z)
         return x, _standard_normal_log_prob(z) - log_det
@@ -415,7 +401,7 @@ class Flow(nn.Module):
     @torch.no_grad()
     def trajectory(self, z: Tensor) -> list[Tensor]:
         """The points after each layer: ``[z, layer_1(z), ..., x]`` (len(layers) + 1 tensors)."""
-        _check_x(z, self.dim, f"{type(self).__name__}.trajectory")
+        validate.tensor(z, "z", shape=("batch", self.dim), floating=True)
         out = [z]
         for layer in self.layers:
             z, _ = layer.forward(z)
@@ -442,9 +428,9 @@ class RealNVP(Flow):
     """
 
     def __init__(self, dim: int, n_layers: int = 8, hidden: int = 64, *, glow: bool = False) -> None:
-        _check_int(dim, "dim", 2)
-        _check_int(n_layers, "n_layers")
-        _check_int(hidden, "hidden")
+        validate.positive_int(dim, "dim", minimum=2)
+        validate.positive_int(n_layers, "n_layers")
+        validate.positive_int(hidden, "hidden")
         layers: list[nn.Module] = []
         for mask in _alternating_masks(dim, n_layers):
             if glow:
@@ -474,9 +460,9 @@ class NeuralSplineFlow(Flow):
 
     def __init__(self, dim: int, n_layers: int = 4, hidden: int = 64, *, n_bins: int = 16, bound: float = 3.0,
                  mixing: bool = True, actnorm: bool = True) -> None:
-        _check_int(dim, "dim", 2)
-        _check_int(n_layers, "n_layers")
-        _check_int(hidden, "hidden")
+        validate.positive_int(dim, "dim", minimum=2)
+        validate.positive_int(n_layers, "n_layers")
+        validate.positive_int(hidden, "hidden")
         layers: list[nn.Module] = []
         for mask in _alternating_masks(dim, n_layers):
             if mixing:
@@ -515,8 +501,7 @@ def fit_to_samples(flow: Flow, target, n_steps: int, lr: float, *, seed: int, ba
     if not (hasattr(target, "sample") and hasattr(target, "log_prob")):
         raise TypeError(f"target must have sample(n) and log_prob(x), got {type(target).__name__}")
     for name, v in (("n_steps", n_steps), ("batch", batch), ("n_train", n_train), ("n_eval", n_eval)):
-        if not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        validate.positive_int(v, name)
     set_seed(seed)
     device = torch.device(device)
     flow = flow.to(device)

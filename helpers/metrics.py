@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from helpers import validate
+
 
 class Estimate(NamedTuple):
     """A Monte Carlo estimate: ``mean`` and its standard error ``se``."""
@@ -49,10 +51,8 @@ def energy_distance(x: Tensor, y: Tensor) -> float:
     Args:
         x: (n, dim) and y: (m, dim) samples, n, m >= 2.
     """
-    for name, t in (("x", x), ("y", y)):
-        if not isinstance(t, Tensor) or t.ndim != 2 or t.shape[0] < 2:
-            raise ValueError(f"{name} must be a tensor of shape (n >= 2, dim), got "
-                             f"{tuple(t.shape) if isinstance(t, Tensor) else type(t).__name__}")
+    validate.tensor(x, "x", shape=("n", "dim"), min_len=2)
+    validate.tensor(y, "y", shape=("n", "dim"), min_len=2)
     if x.shape[1] != y.shape[1]:
         raise ValueError(f"x and y must have the same dim, got {x.shape[1]} and {y.shape[1]}")
     x, y = x.detach().double(), y.detach().double()
@@ -81,14 +81,11 @@ def mode_coverage(samples: Tensor, means: Tensor, std: float, threshold: float =
         means: (n_modes, dim) mode centres.
         std: the modes' common standard deviation (> 0).
     """
-    if not isinstance(samples, Tensor) or samples.ndim != 2 or samples.shape[0] < 1:
-        raise ValueError(f"samples must be a tensor of shape (n, dim), got "
-                         f"{tuple(samples.shape) if isinstance(samples, Tensor) else type(samples).__name__}")
+    validate.tensor(samples, "samples", shape=("n", "dim"), min_len=1)
     means = torch.as_tensor(means, dtype=torch.float64)
     if means.ndim != 2 or means.shape[1] != samples.shape[1]:
         raise ValueError(f"means must have shape (n_modes, {samples.shape[1]}), got {tuple(means.shape)}")
-    if not std > 0:
-        raise ValueError(f"std must be positive, got {std!r}")
+    validate.positive_float(std, "std")
     d = torch.cdist(samples.detach().double().cpu(), means)
     dist, nearest = d.min(dim=1)
     hq = dist < threshold * std

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from torch import nn
 
+from helpers import validate
+
 _ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
     "leaky_relu": nn.LeakyReLU,
@@ -29,10 +31,8 @@ def mlp(
         activation: one of ``relu``, ``leaky_relu``, ``silu``, ``tanh``, ``elu``.
     """
     for name, v in (("in_dim", in_dim), ("out_dim", out_dim), ("hidden", hidden)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
-    if isinstance(n_hidden, bool) or not isinstance(n_hidden, int) or n_hidden < 0:
-        raise ValueError(f"n_hidden must be a non-negative integer, got {n_hidden!r}")
+        validate.positive_int(v, name)
+    validate.positive_int(n_hidden, "n_hidden", minimum=0)
     if activation not in _ACTIVATIONS:
         raise ValueError(f"unknown activation {activation!r}; expected one of {sorted(_ACTIVATIONS)}")
     layers: list[nn.Module] = []

@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from helpers import validate
+
 SEQUENTIAL_ENV = "GM4S_SEQUENTIAL"  # set to 1 to force the plain loop
 
 
@@ -113,8 +115,8 @@ def map_fits(
         raise TypeError(f"jobs must be a sequence of argument tuples, got {type(jobs).__name__}")
     if not all(isinstance(job, tuple) for job in jobs):
         raise TypeError("every job must be a tuple of positional arguments, e.g. [(recipe, 'ring'), ...]")
-    if max_workers is not None and (not isinstance(max_workers, int) or max_workers < 1):
-        raise ValueError(f"max_workers must be a positive integer, got {max_workers!r}")
+    if max_workers is not None:
+        validate.positive_int(max_workers, "max_workers")
     kwargs = dict(kwargs or {})
     workers = min(len(jobs), available_cores(), max_workers or len(jobs))
     on_cpu = torch.device(device).type == "cpu"

@@ -11,6 +11,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from helpers import validate
+
 # Colour cycle that stays distinguishable in grey scale (dark/light alternation).
 BOOK_COLORS = ["#1b4f72", "#e67e22", "#117a65", "#c0392b", "#7d3c98", "#7f8c8d"]
 
@@ -73,8 +75,9 @@ def density_grid(
     Returns ``(xs, ys, density)`` with density of shape (n, n), rows indexed by y.
     """
     lo, hi = float(lim[0]), float(lim[1])
-    if not hi > lo or n < 2:
-        raise ValueError(f"density_grid needs lim=(lo, hi) with hi > lo and n >= 2, got {lim}, {n}")
+    if not hi > lo:
+        raise ValueError(f"density_grid needs lim=(lo, hi) with hi > lo, got {lim}")
+    validate.positive_int(n, "n", minimum=2)
     xs = np.linspace(lo, hi, n)
     gx, gy = np.meshgrid(xs, xs)
     pts = torch.tensor(np.stack([gx.ravel(), gy.ravel()], 1), dtype=torch.float32)

@@ -15,6 +15,8 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from helpers import validate
+
 LossOutput = Union[Tensor, tuple[Tensor, Mapping[str, float]]]
 
 
@@ -46,13 +48,13 @@ def train(
         ``{"loss": [...], <extra name>: [...]}``, one entry per step.
 
     Raises:
-        ValueError: on a non-positive ``n_steps``, a non-scalar loss, or a loss
-            that becomes NaN or infinite (the step number is named).
+        TypeError: if ``n_steps`` is not an integer or ``clip_grad`` not a number.
+        ValueError: on a non-positive ``n_steps`` or ``clip_grad``, a non-scalar loss, or a
+            loss that becomes NaN or infinite (the step number is named).
     """
-    if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
-        raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
-    if clip_grad is not None and not clip_grad > 0:
-        raise ValueError(f"clip_grad must be positive or None, got {clip_grad!r}")
+    validate.positive_int(n_steps, "n_steps")
+    if clip_grad is not None:
+        validate.positive_float(clip_grad, "clip_grad")
     params = [p for group in optimizer.param_groups for p in group["params"]]
     history: dict[str, list[float]] = {"loss": []}
     bar = tqdm(range(n_steps), desc=desc, disable=not progress, leave=True)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from helpers import validate
 from helpers.nets import mlp
 
 __all__ = [
@@ -44,14 +45,13 @@ __all__ = [
 LOG_2PI = math.log(2 * math.pi)
 
 
-def _check_pair(mu: Tensor, logvar: Tensor, who: str) -> None:
-    if not isinstance(mu, Tensor) or not isinstance(logvar, Tensor):
-        raise ValueError(f"{who} needs tensors mu and logvar, got {type(mu).__name__} and {type(logvar).__name__}")
+def _check_pair(mu: Tensor, logvar: Tensor, who: str, names: tuple[str, str] = ("mu", "logvar")) -> None:
+    """The invariant of a diagonal Gaussian's parameters: two tensors of one shape (..., latent_dim)."""
+    validate.tensor(mu, names[0], shape=(..., "latent_dim"))
+    validate.tensor(logvar, names[1])
     if mu.shape != logvar.shape:
-        raise ValueError(f"{who}: mu and logvar must have the same shape, got {tuple(mu.shape)} and "
+        raise ValueError(f"{who}: {names[0]} and {names[1]} must have the same shape, got {tuple(mu.shape)} and "
                          f"{tuple(logvar.shape)}")
-    if mu.ndim < 1:
-        raise ValueError(f"{who}: mu must have at least one dimension (..., latent_dim), got a scalar")
 
 
 # --------------------------------------------------------------------------- KL divergences
@@ -76,8 +76,8 @@ def gaussian_kl_diag(mu_q: Tensor, logvar_q: Tensor, mu_p: Tensor, logvar_p: Ten
 
     All arguments broadcast against each other; shapes (..., d) -> (...,).
     """
-    _check_pair(mu_q, logvar_q, "gaussian_kl_diag")
-    _check_pair(mu_p, logvar_p, "gaussian_kl_diag")
+    _check_pair(mu_q, logvar_q, "gaussian_kl_diag", ("mu_q", "logvar_q"))
+    _check_pair(mu_p, logvar_p, "gaussian_kl_diag", ("mu_p", "logvar_p"))
     return 0.5 * (logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p).pow(2)) / logvar_p.exp() - 1.0).sum(-1)
 
 
@@ -188,8 +188,7 @@ class PPCA:
         if self.weight.ndim != 2 or self.mean.shape != (self.weight.shape[0],):
             raise ValueError(f"PPCA needs weight (D, d) and mean (D,), got {tuple(self.weight.shape)} and "
                              f"{tuple(self.mean.shape)}")
-        if not float(self.sigma2) > 0:
-            raise ValueError(f"sigma2 must be positive, got {self.sigma2!r}")
+        validate.positive_float(self.sigma2, "sigma2")
 
     @property
     def data_dim(self) -> int:
@@ -244,12 +243,8 @@ def fit_ppca(x: Tensor, latent_dim: int) -> PPCA:
     Args:
         x: (n, D) data with n >= 2 and 1 <= latent_dim < D.
     """
-    if not isinstance(x, Tensor) or x.ndim != 2 or x.shape[0] < 2:
-        raise ValueError(f"fit_ppca needs data of shape (n >= 2, D), got "
-                         f"{tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__}")
-    n_dim = x.shape[1]
-    if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or not 1 <= latent_dim < n_dim:
-        raise ValueError(f"latent_dim must be an integer in [1, {n_dim - 1}], got {latent_dim!r}")
+    validate.tensor(x, "x", shape=("n", "D"), min_len=2)
+    validate.positive_int(latent_dim, "latent_dim", maximum=x.shape[1] - 1)
     xd = x.double()
     mean = xd.mean(0)
     cov = (xd - mean).T @ (xd - mean) / xd.shape[0]
@@ -302,9 +297,8 @@ class VAE(nn.Module):
         decoder: nn.Module | None = None,
     ) -> None:
         super().__init__()
-        for name, v in (("x_dim", x_dim), ("z_dim", z_dim)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        validate.positive_int(x_dim, "x_dim")
+        validate.positive_int(z_dim, "z_dim")
         if likelihood not in ("gaussian", "bernoulli"):
             raise ValueError(f"likelihood must be 'gaussian' or 'bernoulli', got {likelihood!r}")
         self.x_dim, self.z_dim, self.likelihood = x_dim, z_dim, likelihood
@@ -317,19 +311,16 @@ class VAE(nn.Module):
                     raise ValueError(f"obs_std must be a positive float or one of {_OBS_STD_MODES}, got {obs_std!r}")
                 self.obs_std_mode = obs_std
                 shape = (x_dim,) if obs_std == "learned_per_dim" else ()
-                if not float(init_obs_std) > 0:
-                    raise ValueError(f"init_obs_std must be positive, got {init_obs_std!r}")
+                validate.positive_float(init_obs_std, "init_obs_std")
                 self.obs_logvar = nn.Parameter(torch.full(shape, 2 * math.log(float(init_obs_std))))
             else:
-                if not float(obs_std) > 0:
-                    raise ValueError(f"obs_std must be positive, got {obs_std!r}")
+                validate.positive_float(obs_std, "obs_std")
                 self.register_buffer("obs_logvar", torch.tensor(2 * math.log(float(obs_std))))
 
     # -- the two networks
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """q(z|x) = N(mu, diag e^logvar): x (batch, x_dim) -> mu, logvar (batch, z_dim)."""
-        if x.ndim < 2 or x.shape[-1] != self.x_dim:
-            raise ValueError(f"expected x of shape (batch, {self.x_dim}), got {tuple(x.shape)}")
+        validate.tensor(x, "x", shape=(..., "batch", self.x_dim))
         h = self.encoder(x)
         return h[..., : self.z_dim], h[..., self.z_dim:]
 
@@ -381,8 +372,7 @@ class VAE(nn.Module):
         The reconstruction term is a reparameterized Monte Carlo estimate with ``n_samples``
         samples; the KL is analytic. ``beta`` != 1 gives the beta-VAE objective (not a bound).
         """
-        if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
-            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
+        validate.positive_int(n_samples, "n_samples")
         rec, kl = self.elbo_terms(x, n_samples, generator)
         return rec - beta * kl
 
@@ -392,8 +382,7 @@ class VAE(nn.Module):
         IWAE_k(x) = log (1/k) sum_i p(x, z_i) / q(z_i|x), z_i ~ q(z|x). IWAE_1 is an unbiased
         one-sample estimate of the ELBO; E[IWAE_k] increases with k towards log p(x).
         """
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ValueError(f"k must be a positive integer, got {k!r}")
+        validate.positive_int(k, "k")
         mu, logvar = self.encode(x)
         z = reparameterize(mu.expand(k, *mu.shape), logvar.expand(k, *logvar.shape), generator)
         log_prior = gaussian_log_likelihood(z, torch.zeros_like(z), 0.0)
@@ -430,8 +419,7 @@ def active_units(model: VAE, x: Tensor, threshold: float = 0.01) -> tuple[int, T
     Returns:
         (number of active units, the (z_dim,) variances of the encoder means across x).
     """
-    if x.ndim != 2 or x.shape[0] < 2:
-        raise ValueError(f"active_units needs at least two inputs of shape (n, x_dim), got {tuple(x.shape)}")
+    validate.tensor(x, "x", shape=("n", "x_dim"), min_len=2)
     mu, _ = model.encode(x)
     var = mu.var(0, unbiased=True)
     return int((var > threshold).sum()), var

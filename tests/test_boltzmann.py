@@ -62,17 +62,19 @@ def test_autocorrelation_of_an_ar1_chain():
 
 
 @pytest.mark.parametrize(
-    "call,match",
+    "call,error,match",
     [
-        (lambda: bz.double_well(torch.zeros(3, 3)), r"shape \(\.\.\., 2\)"),
-        (lambda: bz.double_well_reference(kT=-1.0), "kT must be a positive number"),
-        (lambda: bz.double_well_reference(n=100), "n must be an odd integer"),
-        (lambda: bz.metropolis(bz.double_well, torch.zeros(2), 10, 0.5), r"shape \(n_chains, d\)"),
-        (lambda: bz.metropolis(bz.double_well, torch.zeros(2, 2), 0, 0.5), "n_steps must be a positive"),
-        (lambda: bz.metropolis(bz.double_well, torch.zeros(2, 2), 5, 0.0), "step_size must be a positive"),
-        (lambda: bz.autocorrelation(np.zeros(10), 20), "max_lag must be an integer"),
+        (lambda: bz.double_well(torch.zeros(3, 3)), ValueError, r"x must have shape \(\.\.\., 2\)"),
+        (lambda: bz.double_well(torch.zeros(3, 2, dtype=torch.long)), TypeError, "floating-point"),
+        (lambda: bz.double_well_reference(kT=-1.0), ValueError, "kT must be a positive number"),
+        (lambda: bz.double_well_reference(n=100), ValueError, "n must be an odd integer"),
+        (lambda: bz.metropolis(bz.double_well, torch.zeros(2), 10, 0.5), ValueError, r"shape \(n_chains, d\)"),
+        (lambda: bz.metropolis(bz.double_well, [[0.0, 0.0]], 10, 0.5), TypeError, "x0 must be a torch.Tensor"),
+        (lambda: bz.metropolis(bz.double_well, torch.zeros(2, 2), 0, 0.5), ValueError, "n_steps must be an integer"),
+        (lambda: bz.metropolis(bz.double_well, torch.zeros(2, 2), 5, 0.0), ValueError, "step_size must be a positive"),
+        (lambda: bz.autocorrelation(np.zeros(10), 20), ValueError, r"max_lag must be an integer in \[0, 9\]"),
     ],
 )
-def test_bad_input_raises_a_clear_error(call, match):
-    with pytest.raises(ValueError, match=match):
+def test_bad_input_raises_a_clear_error(call, error, match):
+    with pytest.raises(error, match=match):
         call()

@@ -35,13 +35,15 @@ def test_signal_peaks_where_the_benchmark_puts_it():
 
 
 def test_bad_arguments_raise():
-    with pytest.raises(ValueError, match="positive integer"):
+    with pytest.raises(ValueError, match="n must be an integer >= 1"):
         collider.qcd_background(0)
+    with pytest.raises(TypeError, match="n must be an integer >= 1"):
+        collider.qcd_background(10.0)
     with pytest.raises(ValueError, match="lost_prong"):
         collider.wprime_signal(10, lost_prong=1.5)
     with pytest.raises(ValueError, match="m_x"):
         collider.wprime_signal(10, m_x=-1.0)
-    with pytest.raises(ValueError, match="1-d"):
+    with pytest.raises(ValueError, match=r"score_sig must have shape \(n_s >= 1,\)"):
         collider.auc(torch.zeros(3, 2), torch.zeros(3))
     with pytest.raises(ValueError, match="eff"):
         collider.rejection_at(torch.zeros(3), torch.zeros(3), eff=1.0)

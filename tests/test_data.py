@@ -95,22 +95,22 @@ def test_toy_by_name():
 
 
 @pytest.mark.parametrize(
-    "call,match",
+    "call,error,match",
     [
-        (lambda: data.ring(std=-0.1), "std must be a positive number"),
-        (lambda: data.ring(n_modes=0), "n_modes must be an integer >= 1"),
-        (lambda: data.grid(n_per_side=2.5), "n_per_side must be an integer >= 1"),
-        (lambda: data.TwoMoons(noise=0), "noise must be a positive number"),
-        (lambda: data.ring().sample(-3), "sample_shape must be non-negative"),
-        (lambda: data.ring().sample("many"), "sample_shape must be an int or a tuple"),
-        (lambda: data.ring().log_prob(torch.zeros(5, 3)), r"expects shape \(\.\.\., 2\)"),
-        (lambda: data.ring().log_prob(torch.zeros(5, 2, dtype=torch.long)), "floating-point"),
-        (lambda: data.TwoMoons().log_prob([[0.0, 0.0]]), "expects a torch.Tensor"),
-        (lambda: data.load_digits("validation"), "split must be 'train', 'test' or 'all'"),
+        (lambda: data.ring(std=-0.1), ValueError, "std must be a positive number"),
+        (lambda: data.ring(n_modes=0), ValueError, "n_modes must be an integer >= 1"),
+        (lambda: data.grid(n_per_side=2.5), TypeError, "n_per_side must be an integer >= 1"),
+        (lambda: data.TwoMoons(noise=0), ValueError, "noise must be a positive number"),
+        (lambda: data.ring().sample(-3), ValueError, "sample_shape must be non-negative"),
+        (lambda: data.ring().sample("many"), TypeError, "sample_shape must be an int or a tuple"),
+        (lambda: data.ring().log_prob(torch.zeros(5, 3)), ValueError, r"x must have shape \(\.\.\., 2\)"),
+        (lambda: data.ring().log_prob(torch.zeros(5, 2, dtype=torch.long)), TypeError, "floating-point"),
+        (lambda: data.TwoMoons().log_prob([[0.0, 0.0]]), TypeError, "x must be a torch.Tensor"),
+        (lambda: data.load_digits("validation"), ValueError, "split must be 'train', 'test' or 'all'"),
     ],
 )
-def test_bad_input_raises_a_clear_error(call, match):
-    with pytest.raises(ValueError, match=match):
+def test_bad_input_raises_a_clear_error(call, error, match):
+    with pytest.raises(error, match=match):
         call()
 
 

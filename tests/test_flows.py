@@ -131,20 +131,22 @@ def test_sample_shapes_and_trajectory():
 
 
 @pytest.mark.parametrize(
-    "call,match",
+    "call,error,match",
     [
-        (lambda: flows.RealNVP(1, 4, 8), "dim must be an integer >= 2"),
-        (lambda: flows.RealNVP(2, 0, 8), "n_layers must be an integer >= 1"),
-        (lambda: flows.NeuralSplineFlow(2, 2, 8, n_bins=1), "n_bins must be an integer >= 2"),
-        (lambda: flows.AffineCoupling(torch.tensor([1.0, 1.0])), "both values present"),
-        (lambda: flows.RealNVP(2, 2, 8).log_prob(torch.zeros(4, 3)), r"expects shape \(batch, 2\)"),
-        (lambda: flows.RealNVP(2, 2, 8).log_prob([[0.0, 0.0]]), "expects a torch.Tensor"),
+        (lambda: flows.RealNVP(1, 4, 8), ValueError, "dim must be an integer >= 2"),
+        (lambda: flows.RealNVP(2, 0, 8), ValueError, "n_layers must be an integer >= 1"),
+        (lambda: flows.RealNVP(2.0, 4, 8), TypeError, "dim must be an integer >= 2"),
+        (lambda: flows.NeuralSplineFlow(2, 2, 8, n_bins=1), ValueError, "n_bins must be an integer >= 2"),
+        (lambda: flows.AffineCoupling(torch.tensor([1.0, 1.0])), ValueError, "both values present"),
+        (lambda: flows.RealNVP(2, 2, 8).log_prob(torch.zeros(4, 3)), ValueError, r"x must have shape \(batch, 2\)"),
+        (lambda: flows.RealNVP(2, 2, 8).log_prob([[0.0, 0.0]]), TypeError, "x must be a torch.Tensor"),
+        (lambda: flows.RealNVP(2, 2, 8).sample(-1), ValueError, "n must be an integer >= 0"),
         (lambda: flows.rational_quadratic_spline(torch.zeros(3), torch.zeros(3, 4), torch.zeros(3, 4),
-                                                 torch.zeros(3, 4)), "K - 1 derivatives"),
+                                                 torch.zeros(3, 4)), ValueError, "K - 1 derivatives"),
     ],
 )
-def test_bad_input_raises_a_clear_error(call, match):
-    with pytest.raises(ValueError, match=match):
+def test_bad_input_raises_a_clear_error(call, error, match):
+    with pytest.raises(error, match=match):
         call()
 
 

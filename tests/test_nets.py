@@ -16,8 +16,8 @@ def test_mlp_shapes_and_depth():
 @pytest.mark.parametrize(
     "kwargs,match",
     [
-        ({"in_dim": 0, "out_dim": 1}, "in_dim must be a positive integer"),
-        ({"in_dim": 2, "out_dim": 1, "n_hidden": -1}, "n_hidden must be a non-negative integer"),
+        ({"in_dim": 0, "out_dim": 1}, "in_dim must be an integer >= 1"),
+        ({"in_dim": 2, "out_dim": 1, "n_hidden": -1}, "n_hidden must be an integer >= 0"),
         ({"in_dim": 2, "out_dim": 1, "activation": "swish"}, "unknown activation 'swish'"),
     ],
 )

@@ -38,9 +38,10 @@ def test_seeded_training_repeats_exactly():
     assert torch.equal(run(), run())
 
 
-@pytest.mark.parametrize("bad", [-1, 1.5, "0", None, True])
-def test_set_seed_rejects_bad_seeds(bad):
-    with pytest.raises(ValueError, match="non-negative integer seed"):
+@pytest.mark.parametrize("bad,error", [(-1, ValueError), (1.5, TypeError), ("0", TypeError), (None, TypeError),
+                                       (True, TypeError)])
+def test_set_seed_rejects_bad_seeds(bad, error):
+    with pytest.raises(error, match="seed must be an integer >= 0"):
         helpers.set_seed(bad)
 
 
@@ -93,8 +94,9 @@ def test_bad_gm4s_seed_is_named(monkeypatch, bad):
 
 
 def test_seed_for_rejects_bad_seeds():
-    with pytest.raises(ValueError, match="non-negative integer seed"):
+    with pytest.raises(ValueError, match="seed must be an integer >= 0"):
         helpers.seed_for(-3)
+    assert helpers.seed_for(np.int64(3)) == helpers.seed_for(3) and type(helpers.seed_for(np.int64(3))) is int
 
 
 def test_machine_fingerprint_names_the_torch_build():

@@ -37,8 +37,12 @@ def test_train_clips_gradients():
 def test_train_rejects_bad_input():
     w = torch.zeros(2, requires_grad=True)
     opt = torch.optim.SGD([w], lr=0.1)
-    with pytest.raises(ValueError, match="n_steps must be a positive integer"):
+    with pytest.raises(ValueError, match="n_steps must be an integer >= 1"):
         train(lambda s: w.sum(), opt, 0)
+    with pytest.raises(TypeError, match="n_steps must be an integer >= 1"):
+        train(lambda s: w.sum(), opt, 10.0)
+    with pytest.raises(ValueError, match="clip_grad must be a positive number"):
+        train(lambda s: w.sum(), opt, 1, clip_grad=0.0)
     with pytest.raises(ValueError, match="scalar tensor"):
         train(lambda s: w * 2, opt, 1, progress=False)
     with pytest.raises(ValueError, match="loss became nan at step 0"):

@@ -184,6 +184,8 @@ def test_vae_training_step_improves_the_elbo_and_active_units():
 def test_bad_inputs_raise():
     with pytest.raises(ValueError, match="same shape"):
         vae.gaussian_kl(torch.zeros(2, 3), torch.zeros(2, 4))
+    with pytest.raises(TypeError, match="mu must be a torch.Tensor"):
+        vae.gaussian_kl([0.0, 0.0], torch.zeros(2))
     with pytest.raises(ValueError, match="likelihood"):
         vae.VAE(4, 2, likelihood="poisson")
     with pytest.raises(ValueError, match="obs_std"):
@@ -198,5 +200,5 @@ def test_bad_inputs_raise():
         vae.fit_ppca(torch.randn(10, 3), 3)
     with pytest.raises(ValueError, match="sigma2"):
         vae.PPCA(torch.zeros(3, 1), torch.zeros(3), 0.0)
-    with pytest.raises(ValueError, match="two inputs"):
+    with pytest.raises(ValueError, match=r"x must have shape \(n >= 2, x_dim\)"):
         vae.active_units(vae.VAE(4, 2), torch.zeros(1, 4))

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from helpers import validate
 from helpers._runtime import generator, numpy_rng, seed_for
 from helpers.gan import discriminator_loss, generator_loss_non_saturating
 
@@ -62,8 +63,10 @@ class Geometry:
         edges = np.asarray(self.layer_edges, dtype=float)
         if edges.ndim != 1 or len(edges) < 2 or edges[0] != 0 or np.any(np.diff(edges) <= 0):
             raise ValueError(f"layer_edges must increase from 0 with at least two entries, got {self.layer_edges}")
-        if self.n_cells < 1 or self.cell_size <= 0 or self.critical_energy <= 0 or self.Z <= 0:
-            raise ValueError("n_cells, cell_size, critical_energy and Z must be positive")
+        validate.positive_int(self.n_cells, "n_cells")
+        validate.positive_float(self.cell_size, "cell_size")
+        validate.positive_float(self.critical_energy, "critical_energy")
+        validate.positive_float(self.Z, "Z")
 
     @property
     def n_layers(self) -> int:
@@ -133,8 +136,9 @@ def sample_profile_params(energy: np.ndarray, rng: np.random.Generator,
 
 def gamma_profile(t: np.ndarray, T: float, alpha: float) -> np.ndarray:
     """Normalised longitudinal profile (1/E) dE/dt of a shower with maximum T and shape alpha; t in X0."""
-    if alpha <= 1 or T <= 0:
-        raise ValueError(f"need alpha > 1 and T > 0, got alpha={alpha}, T={T}")
+    validate.positive_float(T, "T")
+    if alpha <= 1:
+        raise ValueError(f"alpha must be > 1 (a profile with a maximum), got {alpha!r}")
     beta = (alpha - 1) / T
     t = np.asarray(t, dtype=float)
     return np.exp((alpha - 1) * np.log(np.maximum(beta * t, 1e-300)) + math.log(beta) - beta * t - math.lgamma(alpha))
@@ -411,8 +415,8 @@ def train_calogan(showers: np.ndarray, energies: np.ndarray, *, n_steps: int = 2
     """
     from tqdm.auto import tqdm
 
-    if n_steps < 1 or batch_size < 1:
-        raise ValueError("n_steps and batch_size must be positive")
+    validate.positive_int(n_steps, "n_steps")
+    validate.positive_int(batch_size, "batch_size")
     transform = transform or CaloTransform()
     gen_t = generator(seed)
     torch.manual_seed(seed_for(seed))
@@ -465,8 +469,8 @@ def generate(run: CaloGANRun, energies: np.ndarray, seed: int = 0, geometry: Geo
 
 def throughput(fn, n: int, repeats: int = 3) -> float:
     """Showers per second of ``fn(n)`` (best of ``repeats`` calls, wall clock)."""
-    if n < 1 or repeats < 1:
-        raise ValueError("n and repeats must be positive")
+    validate.positive_int(n, "n")
+    validate.positive_int(repeats, "repeats")
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()

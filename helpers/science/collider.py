@@ -22,6 +22,8 @@ import math
 import torch
 from torch import Tensor
 
+from helpers import validate
+
 __all__ = [
     "FEATURES",
     "auc",
@@ -36,11 +38,6 @@ __all__ = [
 ]
 
 FEATURES = ("m_jj [TeV]", "m_j1 [TeV]", "m_j2 [TeV]", "tau21 j1", "tau21 j2")
-
-
-def _check_n(n: int) -> None:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive integer number of events, got {n!r}")
 
 
 def _beta(a: float, b: float, n: int, g: torch.Generator | None) -> Tensor:
@@ -70,7 +67,7 @@ def qcd_background(n: int, generator: torch.Generator | None = None) -> Tensor:
     60-80 GeV with a long tail; tau21 is one-prong-like, Beta(7, 4) (mean 0.64), a little lower
     for heavier jets.
     """
-    _check_n(n)
+    validate.positive_int(n, "n")
     g = generator
     mjj = (2.8 * torch.rand(n, generator=g).pow(-1 / 6)).clamp(max=6.0)
     frac = torch.exp(math.log(0.04) + 0.55 * torch.randn(n, 2, generator=g))
@@ -97,12 +94,10 @@ def wprime_signal(
     mass is then QCD-like and its tau21 one-prong-like. This is what makes the two classes overlap.
     Masses in TeV (defaults: the LHC Olympics R&D values 3.5, 0.5, 0.1).
     """
-    _check_n(n)
+    validate.positive_int(n, "n")
     for name, v in (("m_wprime", m_wprime), ("m_x", m_x), ("m_y", m_y)):
-        if not float(v) > 0:
-            raise ValueError(f"{name} must be a positive mass in TeV, got {v!r}")
-    if not 0.0 <= lost_prong <= 1.0:
-        raise ValueError(f"lost_prong must be a probability in [0, 1], got {lost_prong!r}")
+        validate.positive_float(v, name)
+    validate.probability(lost_prong, "lost_prong")
     g = generator
     mjj = m_wprime * (1 + 0.07 * torch.randn(n, generator=g))
     mx = m_x * (1 + 0.12 * torch.randn(n, generator=g))
@@ -125,9 +120,8 @@ def simple_anomaly(n: int, generator: torch.Generator | None = None, m_res: floa
     tau21 at the QCD typical values (0.62 and 0.65, spread 0.01). Less structure than QCD, not
     more; only m_jj is rare. The chapter uses it to show a reconstruction-error score fail.
     """
-    _check_n(n)
-    if not float(m_res) > 0:
-        raise ValueError(f"m_res must be a positive mass in TeV, got {m_res!r}")
+    validate.positive_int(n, "n")
+    validate.positive_float(m_res, "m_res")
     g = generator
     mjj = m_res * (1 + 0.02 * torch.randn(n, generator=g))
     m1 = 0.5 * mjj * 0.055 * (1 + 0.05 * torch.randn(n, generator=g))
@@ -139,10 +133,8 @@ def simple_anomaly(n: int, generator: torch.Generator | None = None, m_res: floa
 
 # --------------------------------------------------------------------------- figures of merit
 def _check_scores(score_sig: Tensor, score_bkg: Tensor) -> None:
-    for name, s in (("score_sig", score_sig), ("score_bkg", score_bkg)):
-        if not isinstance(s, Tensor) or s.ndim != 1 or s.numel() == 0:
-            raise ValueError(f"{name} must be a non-empty 1-d tensor of scores, got "
-                             f"{tuple(s.shape) if isinstance(s, Tensor) else type(s).__name__}")
+    validate.tensor(score_sig, "score_sig", shape=("n_s",), min_len=1)
+    validate.tensor(score_bkg, "score_bkg", shape=("n_b",), min_len=1)
 
 
 def efficiencies(score_sig: Tensor, score_bkg: Tensor, thresholds: Tensor) -> tuple[Tensor, Tensor]:
@@ -227,8 +219,7 @@ def rejection_at(score_sig: Tensor, score_bkg: Tensor, eff: float = 0.5) -> floa
     it (at least one event, so the rejection stays finite).
     """
     _check_scores(score_sig, score_bkg)
-    if not 0.0 < eff < 1.0:
-        raise ValueError(f"eff must be in (0, 1), got {eff!r}")
+    validate.probability(eff, "eff", allow_zero=False, allow_one=False)
     cut = torch.quantile(score_sig.detach().double().cpu(), 1.0 - eff)
     n_pass = int((score_bkg.detach().double().cpu() > cut).sum())
     return len(score_bkg) / max(n_pass, 1)

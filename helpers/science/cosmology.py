@@ -19,6 +19,7 @@ import torch
 from scipy.special import erfc
 from torch import Tensor, nn
 
+from helpers import validate
 from helpers._runtime import generator, numpy_rng, seed_for
 
 __all__ = [
@@ -38,8 +39,9 @@ class PowerLaw:
     k0: float = 2 * math.pi / 32
 
     def __post_init__(self) -> None:
-        if self.amplitude <= 0 or self.smoothing < 0 or self.k0 <= 0:
-            raise ValueError("PowerLaw needs amplitude > 0, k0 > 0 and smoothing >= 0")
+        validate.positive_float(self.amplitude, "amplitude")
+        validate.non_negative_float(self.smoothing, "smoothing")
+        validate.positive_float(self.k0, "k0")
 
     def __call__(self, k: np.ndarray) -> np.ndarray:
         k = np.asarray(k, dtype=float)
@@ -50,7 +52,8 @@ class PowerLaw:
 
 
 def _check_n(n: int) -> int:
-    if not isinstance(n, (int, np.integer)) or n < 4 or n % 2:
+    """The grid size: an even integer >= 4 (the FFT grid has a Nyquist row and column)."""
+    if validate.positive_int(n, "the grid size", minimum=4) % 2:
         raise ValueError(f"the grid size must be an even integer >= 4, got {n!r}")
     return int(n)
 
@@ -74,8 +77,7 @@ def gaussian_field(n_maps: int, n: int, power: Callable[[np.ndarray], np.ndarray
     White noise of unit variance has <|w_k|^2> = N^2, so the result has <|d_k|^2> = N^2 P(k).
     Returns float64 (n_maps, n, n).
     """
-    if n_maps < 1:
-        raise ValueError(f"n_maps must be positive, got {n_maps}")
+    validate.positive_int(n_maps, "n_maps")
     rng = numpy_rng(rng) if not isinstance(rng, np.random.Generator) else rng
     amp = np.sqrt(power(wavenumbers(n)[2]))
     if not np.all(np.isfinite(amp)):
@@ -86,8 +88,7 @@ def gaussian_field(n_maps: int, n: int, power: Callable[[np.ndarray], np.ndarray
 
 def lognormal_field(gaussian: np.ndarray, variance: float) -> np.ndarray:
     """Log-normal density contrast delta = exp(G - sigma^2/2) - 1 (Coles & Jones 1991); mean 0, delta > -1."""
-    if variance <= 0:
-        raise ValueError(f"variance must be positive, got {variance}")
+    validate.positive_float(variance, "variance")
     return np.expm1(np.asarray(gaussian) - variance / 2)
 
 
@@ -205,8 +206,7 @@ def gaussian_minkowski(thresholds: np.ndarray, lam: float) -> np.ndarray:
     V0 = erfc(nu / sqrt 2) / 2, V1 = sqrt(lam) / 8 exp(-nu^2 / 2), V2 = lam nu exp(-nu^2 / 2) / (2 pi)^(3/2),
     where lam = <(du/dx)^2> / <u^2>. Returns (3, n_thresholds).
     """
-    if lam <= 0:
-        raise ValueError(f"lam must be positive, got {lam}")
+    validate.positive_float(lam, "lam")
     nu = np.asarray(thresholds, dtype=float)
     g = np.exp(-(nu**2) / 2)
     return np.stack([0.5 * erfc(nu / np.sqrt(2)), np.sqrt(lam) / 8 * g, lam * nu * g / (2 * np.pi) ** 1.5])
@@ -308,8 +308,9 @@ def fit_flow(maps: np.ndarray, *, n_steps: int = 300, batch_size: int = 256, lr:
     x = torch.as_tensor(np.asarray(maps), dtype=torch.float32)
     if x.ndim != 3 or x.shape[1] != x.shape[2]:
         raise ValueError(f"maps must have shape (n_maps, N, N), got {tuple(x.shape)}")
-    if n_steps < 0 or n_knots < 2:
-        raise ValueError("n_steps must be >= 0 and n_knots >= 2")
+    validate.positive_int(n_steps, "n_steps", minimum=0)
+    validate.positive_int(batch_size, "batch_size")
+    validate.positive_int(n_knots, "n_knots", minimum=2)
     torch.manual_seed(seed_for(seed))
     gen = generator(seed)
     flat = x.flatten().numpy()

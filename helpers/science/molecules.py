@@ -29,6 +29,7 @@ from rdkit import Chem, DataStructs, RDConfig, RDLogger
 from rdkit.Chem import QED, Crippen, Draw, rdFingerprintGenerator
 from torch import Tensor, nn
 
+from helpers import validate
 from helpers.vae import gaussian_kl, reparameterize
 
 __all__ = [
@@ -84,8 +85,7 @@ def load_nci(
     ``max_tokens`` is set) a SELFIES string of at most ``max_tokens`` tokens. Stereochemistry is
     removed. From the 5,000 compounds the defaults keep about 3,600.
     """
-    if isinstance(max_heavy_atoms, bool) or not isinstance(max_heavy_atoms, int) or max_heavy_atoms < 1:
-        raise ValueError(f"max_heavy_atoms must be a positive integer, got {max_heavy_atoms!r}")
+    validate.positive_int(max_heavy_atoms, "max_heavy_atoms")
     allowed = set(elements)
     out = set()
     with _quiet_rdkit(), open(nci_path(), encoding="utf-8") as fh:
@@ -129,8 +129,7 @@ class SelfiesTokenizer:
     """
 
     def __init__(self, alphabet: Iterable[str], max_len: int) -> None:
-        if isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < 1:
-            raise ValueError(f"max_len must be a positive integer, got {max_len!r}")
+        validate.positive_int(max_len, "max_len")
         tokens = sorted(set(alphabet) - {PAD})
         self.tokens: list[str] = [PAD, *tokens]
         self.index = {t: i for i, t in enumerate(self.tokens)}
@@ -166,8 +165,7 @@ class SelfiesTokenizer:
 
     def decode(self, indices: Tensor) -> list[str]:
         """(n, L) token indices -> n canonical SMILES ('' for a molecule with no atoms)."""
-        if indices.ndim != 2:
-            raise ValueError(f"decode expects (n, L) indices, got shape {tuple(indices.shape)}")
+        validate.tensor(indices, "indices", shape=("n", "L"))
         out = []
         for row in indices.tolist():
             selfies = "".join(self.tokens[i] for i in row)
@@ -196,8 +194,7 @@ class SelfiesVAE(nn.Module):
         super().__init__()
         for name, v in (("vocab_size", vocab_size), ("max_len", max_len), ("z_dim", z_dim),
                         ("embed", embed), ("channels", channels), ("hidden", hidden), ("kernel", kernel)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+            validate.positive_int(v, name)
         if kernel % 2 == 0:
             raise ValueError(f"kernel must be odd (same-length convolutions), got {kernel}")
         self.vocab_size, self.max_len, self.z_dim, self.channels = vocab_size, max_len, z_dim, channels
@@ -325,8 +322,7 @@ def internal_diversity(fps: Tensor) -> Tensor:
 
     0 for n copies of one molecule; close to 1 for a set of unrelated molecules.
     """
-    if fps.ndim != 2 or fps.shape[0] < 1:
-        raise ValueError(f"internal_diversity expects fingerprints of shape (n >= 1, bits), got {tuple(fps.shape)}")
+    validate.tensor(fps, "fps", shape=("n", "bits"), min_len=1)
     return 1 - tanimoto_matrix(fps, fps).mean()
 
 
