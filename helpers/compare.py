@@ -29,6 +29,7 @@ import torch
 from torch import Tensor, nn
 
 from helpers import data as _data
+from helpers import validate
 from helpers._runtime import generator, seed_for, set_seed
 from helpers.metrics import energy_distance, mean_and_se, mode_coverage
 from helpers.parallel import one_thread
@@ -73,11 +74,9 @@ class Budget:
 
     def __post_init__(self) -> None:
         for name in ("n_steps", "batch_size"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
-        if not self.lr > 0 or not 0 < self.final_lr_factor <= 1:
-            raise ValueError(f"need lr > 0 and 0 < final_lr_factor <= 1, got {self.lr!r}, {self.final_lr_factor!r}")
+            validate.positive_int(getattr(self, name), name)
+        validate.positive_float(self.lr, "lr")
+        validate.probability(self.final_lr_factor, "final_lr_factor", allow_zero=False)
 
 
 #: the budget of the comparison chapter (and of ``tools/comparison_seeds.py``)

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from helpers import validate
 from helpers.nets import mlp
 from helpers.train import train
 
@@ -45,12 +46,8 @@ __all__ = [
 ]
 
 
-def _check_tensor(x: object, name: str) -> Tensor:
-    if not isinstance(x, Tensor):
-        raise ValueError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise ValueError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
-    return x
+def _floating(x: object, name: str) -> Tensor:
+    return validate.tensor(x, name, floating=True)
 
 
 def optimal_discriminator(log_p_data: Tensor, log_p_g: Tensor) -> Tensor:
@@ -66,8 +63,8 @@ def optimal_discriminator(log_p_data: Tensor, log_p_g: Tensor) -> Tensor:
     Returns:
         (...) D*(x) in [0, 1]. See the GAN theory chapter, "The optimal discriminator".
     """
-    log_p_data = _check_tensor(log_p_data, "log_p_data")
-    log_p_g = _check_tensor(log_p_g, "log_p_g")
+    log_p_data = _floating(log_p_data, "log_p_data")
+    log_p_g = _floating(log_p_g, "log_p_g")
     if log_p_data.shape != log_p_g.shape:
         raise ValueError(f"log_p_data and log_p_g must have the same shape, got "
                          f"{tuple(log_p_data.shape)} and {tuple(log_p_g.shape)}")
@@ -98,12 +95,8 @@ class Generator(nn.Module):
     def __init__(self, latent_dim: int = 2, out_dim: int = 2, hidden: int = 128, n_hidden: int = 3,
                  activation: str = "relu", n_categories: int = 0) -> None:
         super().__init__()
-        if isinstance(n_categories, bool) or not isinstance(n_categories, int) or n_categories < 0:
-            raise ValueError(f"n_categories must be a non-negative integer, got {n_categories!r}")
-        if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or latent_dim < 1:
-            raise ValueError(f"latent_dim must be a positive integer, got {latent_dim!r}")
-        self.latent_dim = latent_dim
-        self.n_categories = n_categories
+        self.n_categories = validate.positive_int(n_categories, "n_categories", minimum=0)
+        self.latent_dim = validate.positive_int(latent_dim, "latent_dim")
         self.net = mlp(latent_dim + n_categories, out_dim, hidden, n_hidden, activation)
 
     @property
@@ -141,10 +134,8 @@ class FourierFeatures(nn.Module):
 
     def __init__(self, in_dim: int, n_features: int, scale: float) -> None:
         super().__init__()
-        if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features < 1:
-            raise ValueError(f"n_features must be a positive integer, got {n_features!r}")
-        if not scale > 0:
-            raise ValueError(f"scale must be positive, got {scale!r}")
+        validate.positive_int(n_features, "n_features")
+        validate.positive_float(scale, "scale")
         self.register_buffer("B", torch.randn(in_dim, n_features) * scale)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -172,7 +163,7 @@ def discriminator(in_dim: int = 2, hidden: int = 128, n_hidden: int = 3, activat
 
 def _check_logits(*tensors: Tensor) -> None:
     for t in tensors:
-        _check_tensor(t, "logits")
+        _floating(t, "logits")
         if t.ndim != 1:
             raise ValueError(f"logits must have shape (batch,), got {tuple(t.shape)}")
 
@@ -210,7 +201,7 @@ def r1_penalty(disc: nn.Module, real: Tensor) -> Tensor:
 
     Args: disc maps (n, d) -> (n,); real (n, d). Returns a scalar that keeps its graph.
     """
-    real = _check_tensor(real, "real").detach().requires_grad_(True)
+    real = _floating(real, "real").detach().requires_grad_(True)
     (grad,) = torch.autograd.grad(disc(real).sum(), real, create_graph=True)
     return grad.pow(2).sum(1).mean()
 
@@ -221,7 +212,7 @@ def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor,
 
     Gulrajani et al. 2017. Args: critic (n, d) -> (n,); real and fake (n, d).
     """
-    real, fake = _check_tensor(real, "real"), _check_tensor(fake, "fake")
+    real, fake = _floating(real, "real"), _floating(fake, "fake")
     if real.shape != fake.shape:
         raise ValueError(f"real and fake must have the same shape, got {tuple(real.shape)} and {tuple(fake.shape)}")
     t = torch.rand(real.shape[0], 1, generator=generator).to(real)
@@ -311,15 +302,13 @@ def train_gan(
         raise ValueError(f"unknown loss {loss!r}; expected one of {_LOSSES}")
     for name, v in (("n_steps", n_steps), ("batch_size", batch_size), ("n_critic", n_critic),
                     ("r1_every", r1_every)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
-    if not 0 < decay_start <= 1:
-        raise ValueError(f"decay_start must be in (0, 1], got {decay_start!r}")
-    if not 0 < final_lr_factor <= 1:
-        raise ValueError(f"final_lr_factor must be in (0, 1], got {final_lr_factor!r}")
-    if not scale > 0 or r1_gamma < 0 or gp_weight < 0 or not lr > 0:
-        raise ValueError(f"need scale > 0, lr > 0, r1_gamma >= 0, gp_weight >= 0; got "
-                         f"{scale!r}, {lr!r}, {r1_gamma!r}, {gp_weight!r}")
+        validate.positive_int(v, name)
+    validate.probability(decay_start, "decay_start", allow_zero=False)
+    validate.probability(final_lr_factor, "final_lr_factor", allow_zero=False)
+    validate.positive_float(scale, "scale")
+    validate.positive_float(lr, "lr")
+    validate.non_negative_float(r1_gamma, "r1_gamma")
+    validate.non_negative_float(gp_weight, "gp_weight")
     device = next(gen.parameters()).device
     opt_g = _adam(gen.parameters(), lr, betas)
     opt_d = _adam(disc.parameters(), lr, betas)
@@ -414,8 +403,7 @@ def refine_discriminator(
     which is what ``rejection_sample`` needs. The learning rate decays exponentially to 1%.
     Args as in ``train_gan``; returns the loss history. See the mode-coverage chapter.
     """
-    if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
-        raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
+    validate.positive_int(n_steps, "n_steps")
     device = next(gen.parameters()).device
     opt = _adam(disc.parameters(), lr, (0.5, 0.9))
     sched = torch.optim.lr_scheduler.ExponentialLR(opt, 0.01 ** (1 / n_steps))
@@ -441,10 +429,8 @@ def rejection_sample(gen: Generator, disc: nn.Module, n: int, *, scale: float = 
     follow p_data exactly; points between modes, where p_data ~ 0, are almost never kept.
     Samples are returned in data units.
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-    if not 0 < quantile <= 1:
-        raise ValueError(f"quantile must be in (0, 1], got {quantile!r}")
+    validate.positive_int(n, "n")
+    validate.probability(quantile, "quantile", allow_zero=False)
     kept: list[Tensor] = []
     n_kept = n_seen = 0
     m = None

@@ -15,6 +15,8 @@ def test_budget_and_names_are_validated():
         compare.Budget(n_steps=0)
     with pytest.raises(ValueError, match="final_lr_factor"):
         compare.Budget(final_lr_factor=2.0)
+    with pytest.raises(TypeError, match="batch_size must be an integer"):
+        compare.Budget(batch_size=256.0)
     with pytest.raises(ValueError, match="unknown family"):
         compare.fit_family("VQ-VAE", "grid")
     with pytest.raises(ValueError, match="unknown dataset"):

@@ -45,9 +45,9 @@ def test_optimal_discriminator_is_stable_where_densities_underflow():
 def test_optimal_discriminator_rejects_bad_input():
     with pytest.raises(ValueError, match="same shape"):
         gan.optimal_discriminator(torch.zeros(3), torch.zeros(4))
-    with pytest.raises(ValueError, match="torch.Tensor"):
+    with pytest.raises(TypeError, match="log_p_data must be a torch.Tensor"):
         gan.optimal_discriminator([0.0], torch.zeros(1))
-    with pytest.raises(ValueError, match="floating-point"):
+    with pytest.raises(TypeError, match="floating-point"):
         gan.optimal_discriminator(torch.zeros(2, dtype=torch.long), torch.zeros(2))
 
 
@@ -102,6 +102,8 @@ def test_generator_latents():
         gan.Generator(n_categories=-1)
     with pytest.raises(ValueError, match="latent_dim"):
         gan.Generator(latent_dim=0)
+    with pytest.raises(TypeError, match="latent_dim must be an integer"):
+        gan.Generator(latent_dim=2.0)
     assert gan.discriminator(in_dim=2)(torch.zeros(5, 2)).shape == (5,)
 
 
@@ -176,6 +178,10 @@ def test_train_gan_rejects_bad_settings():
         gan.train_gan(g, d, sample, 1, decay_start=0.0)
     with pytest.raises(ValueError, match="scale"):
         gan.train_gan(g, d, sample, 1, scale=-1.0)
+    with pytest.raises(ValueError, match="r1_gamma must be a non-negative number"):
+        gan.train_gan(g, d, sample, 1, r1_gamma=-0.1)
+    with pytest.raises(TypeError, match="batch_size must be an integer"):
+        gan.train_gan(g, d, sample, 1, batch_size=True)
 
 
 def test_seed_table_meets_the_targets():
