@@ -34,6 +34,20 @@ def test_signal_peaks_where_the_benchmark_puts_it():
     assert (qcd[:, 0] < 3.2).float().mean() > (qcd[:, 0] > 4.0).float().mean()
 
 
+def test_qcd_mjj_is_the_truncated_power_law_without_a_spike_at_the_cut():
+    """p(m) ~ m^-7 on [2.8, 6] TeV: P(m > c) = ((2.8/c)^6 - (2.8/6)^6) / (1 - (2.8/6)^6), and no
+    pile-up at 6 TeV (clamping the untruncated law put 1% of all events exactly there)."""
+    n = 200_000
+    mjj = collider.qcd_background(n, _g(3))[:, 0]
+    lo, hi = collider.M_JJ_MIN, collider.M_JJ_MAX
+    assert float(mjj.min()) >= lo and float(mjj.max()) < hi
+    tail = (lo / hi) ** 6
+    for c in (3.0, 3.5, 4.5, 5.9):
+        p = ((lo / c) ** 6 - tail) / (1 - tail)
+        se = math.sqrt(p * (1 - p) / n)
+        assert abs(float((mjj > c).float().mean()) - p) < 5 * se, c
+
+
 def test_bad_arguments_raise():
     with pytest.raises(ValueError, match="n must be an integer >= 1"):
         collider.qcd_background(0)

@@ -59,17 +59,23 @@ def _order(mj_a: Tensor, mj_b: Tensor, t_a: Tensor, t_b: Tensor) -> tuple[Tensor
     return m1, m2, t1, t2
 
 
+#: the QCD m_jj spectrum's range in TeV: a power law m^-7 between these two values
+M_JJ_MIN, M_JJ_MAX = 2.8, 6.0
+
+
 def qcd_background(n: int, generator: torch.Generator | None = None) -> Tensor:
     """n simulated QCD dijet events: (n, 5) features in the order of ``FEATURES``.
 
-    m_jj falls as a power law above 2.8 TeV (p(m) ~ m^-7, capped at 6 TeV); each jet's mass is
+    m_jj falls as a power law above 2.8 TeV (p(m) ~ m^-7, truncated at 6 TeV and sampled by its
+    inverse CDF, so that no events pile up at the cut); each jet's mass is
     m_jj/2 times a log-normal fraction (median 0.04, log-std 0.55), so jet masses peak near
     60-80 GeV with a long tail; tau21 is one-prong-like, Beta(7, 4) (mean 0.64), a little lower
     for heavier jets.
     """
     validate.positive_int(n, "n")
     g = generator
-    mjj = (2.8 * torch.rand(n, generator=g).pow(-1 / 6)).clamp(max=6.0)
+    tail = (M_JJ_MIN / M_JJ_MAX) ** 6  # P(m > M_JJ_MAX) of the untruncated power law
+    mjj = M_JJ_MIN * (1 - torch.rand(n, generator=g) * (1 - tail)).pow(-1 / 6)
     frac = torch.exp(math.log(0.04) + 0.55 * torch.randn(n, 2, generator=g))
     mj = 0.5 * mjj[:, None] * frac
     tau = _beta(7, 4, 2 * n, g).view(n, 2)
