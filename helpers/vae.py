@@ -370,7 +370,9 @@ class VAE(nn.Module):
         """ELBO(x) = E_q[log p(x|z)] - beta * KL(q(z|x) || N(0, I)), one value per example (batch,).
 
         The reconstruction term is a reparameterized Monte Carlo estimate with ``n_samples``
-        samples; the KL is analytic. ``beta`` != 1 gives the beta-VAE objective (not a bound).
+        samples; the KL is analytic. ``beta`` != 1 gives the beta-VAE objective, which is
+        ELBO - (beta - 1) * KL: for beta > 1 still a lower bound on log p(x) (a looser one, since
+        KL >= 0), for beta < 1 not a bound (it can exceed log p(x)). See the chapter "Training VAEs".
         """
         validate.positive_int(n_samples, "n_samples")
         rec, kl = self.elbo_terms(x, n_samples, generator)

@@ -149,6 +149,30 @@ def test_vae_bounds_are_ordered_and_below_the_exact_linear_marginal(obs_std):
     assert elbo < iw50 < exact
 
 
+
+def test_beta_objective_is_a_lower_bound_for_beta_above_one_only():
+    """ELBO - (beta - 1) KL: below log p(x) for beta >= 1; above it for beta < 1 when the ELBO is tight."""
+    x = _toy_data(64, seed=3)
+    ppca = vae.fit_ppca(_toy_data(), 2)  # its W has orthogonal columns, so the exact posterior is diagonal
+    M = ppca.weight.T @ ppca.weight + ppca.sigma2 * torch.eye(2, dtype=torch.float64)
+    model = vae.VAE(6, 2, n_hidden=0, obs_std=math.sqrt(ppca.sigma2)).double()
+    with torch.no_grad():  # encoder = the exact pPCA posterior, decoder = the pPCA decoder
+        gain = torch.linalg.solve(M, ppca.weight.T)
+        model.encoder[0].weight.copy_(torch.cat([gain, torch.zeros(2, 6, dtype=torch.float64)]))
+        model.encoder[0].bias.copy_(torch.cat([-gain @ ppca.mean, (ppca.sigma2 / torch.diagonal(M)).log()]))
+        model.decoder[0].weight.copy_(ppca.weight)
+        model.decoder[0].bias.copy_(ppca.mean)
+        obj = {b: model.elbo(x, n_samples=20_000, beta=b, generator=_gen(4)) for b in (0.25, 1.0, 4.0)}
+        kl = vae.gaussian_kl(*model.encode(x))
+    log_p = ppca.log_prob(x)
+    assert torch.allclose(obj[4.0], obj[1.0] - 3 * kl) and torch.allclose(obj[0.25], obj[1.0] + 0.75 * kl)
+    # the reconstruction term is a Monte Carlo mean over 20,000 samples: 4 of its standard errors
+    z = vae.reparameterize(*(t.expand(20_000, *t.shape) for t in model.encode(x)), generator=_gen(4))
+    se = model.log_likelihood(x, z).std(0) / math.sqrt(20_000)
+    assert ((obj[1.0] - log_p).abs() < 4 * se).all()  # q is the posterior: the ELBO is tight
+    assert (obj[4.0] < log_p - 4 * se).all()           # beta > 1: still below log p(x)
+    assert (obj[0.25] > log_p + 4 * se).all()          # beta < 1: above it, no longer a bound
+
 def test_vae_bernoulli_likelihood_and_shapes():
     torch.manual_seed(0)
     model = vae.VAE(5, 3, hidden=16, likelihood="bernoulli")
