@@ -140,22 +140,74 @@ def _exact_eps(mu: float, var: float, abar: torch.Tensor):
 
     return model
 
-def test_samplers_with_exact_eps_recover_a_gaussian():
-    # Data N(1, 0.25): with the exact ε every sampler must return that Gaussian, up to the small
-    # under-dispersion of large reverse steps (the chapter measures it), hence the 0.015 slack.
-    g = torch.Generator().manual_seed(2)
-    betas = D.linear_beta_schedule(1000)
-    abar = D.make_schedule(betas).alphas_cumprod.float()
-    model = _exact_eps(1.0, 0.25, abar)
-    for x in (D.p_sample_loop(model, (20_000, 1), betas, generator=g),
-              D.p_sample_loop(model, (20_000, 1), betas, variance="beta", generator=g),
-              D.p_sample_loop(model, (20_000, 1), betas, timesteps=D.strided_timesteps(1000, 100),
-                              variance="beta", generator=g),
-              D.ddim_sample(model, (20_000, 1), abar, 100, generator=g)):
-        m = mean_and_se(x[:, 0])
-        v = mean_and_se((x[:, 0] - 1.0) ** 2)
-        assert abs(m.mean - 1.0) < 4 * m.se + 0.005
-        assert abs(v.mean - 0.25) < 4 * v.se + 0.015
+def _exact_moments(alphas_cumprod, taus, mu: float, var: float, sampler: str) -> tuple[float, float]:
+    """Mean and variance of a sampler's output with the exact ε for data N(mu, var), from x_T ~ N(0, 1).
+
+    With that ε every update is affine in x plus Gaussian noise, so the output is Gaussian: carry its two
+    moments through the updates (DDIM, or ancestral with σ² = β or β̃ on the chain over ``taus``).
+    """
+    a = [float(alphas_cumprod[t]) for t in taus]
+    m, v = 0.0, 1.0
+    for i in range(len(a) - 1, -1, -1):
+        a_t = a[i]
+        total = a_t * var + 1 - a_t
+        gain, shift = math.sqrt(a_t) * var / total, (1 - a_t) * mu / total  # x0_hat = gain x + shift
+        if i == 0:
+            return gain * m + shift, gain**2 * v
+        a_prev = a[i - 1]
+        if sampler == "ddim":  # x' = √ā' x0_hat + √(1 − ā') (x − √ā x0_hat) / √(1 − ā)
+            r = math.sqrt((1 - a_prev) / (1 - a_t))
+            c = math.sqrt(a_prev) * gain + r * (1 - math.sqrt(a_t) * gain)
+            b, noise = (math.sqrt(a_prev) - r * math.sqrt(a_t)) * shift, 0.0
+        else:  # the posterior mean c0 x0_hat + ct x, plus noise of variance β or β̃
+            beta = 1 - a_t / a_prev
+            c0, ct = math.sqrt(a_prev) * beta / (1 - a_t), math.sqrt(1 - beta) * (1 - a_prev) / (1 - a_t)
+            c, b = c0 * gain + ct, c0 * shift
+            noise = beta if sampler == "beta" else beta * (1 - a_prev) / (1 - a_t)
+        m, v = c * m + b, c * c * v + noise
+    raise ValueError("taus must not be empty")
+
+
+SAMPLERS = ("ddim", "beta", "posterior")  # DDIM; ancestral with σ² = β; ancestral with σ² = β̃
+
+
+@pytest.mark.parametrize("steps", [10, 25, 100, 1000])
+def test_samplers_with_exact_eps_have_the_exact_moments(steps):
+    # Data N(1, 0.25) and the exact ε: what is left is each sampler's own error, computable in closed form.
+    # 20,000 samples; the sample mean and variance must match the exact moments within 4 standard errors.
+    g = torch.Generator().manual_seed(steps)
+    T, n = 1000, 20_000
+    betas = D.linear_beta_schedule(T)
+    abar = D.make_schedule(betas).alphas_cumprod
+    model = _exact_eps(1.0, 0.25, abar.float())
+    taus = D.strided_timesteps(T, steps)
+    timesteps = None if steps == T else taus  # all T steps through the default path
+    samples = {"ddim": D.ddim_sample(model, (n, 1), abar.float(), steps, generator=g)}
+    for kind in ("beta", "posterior"):
+        samples[kind] = D.p_sample_loop(model, (n, 1), betas, timesteps=timesteps, variance=kind, generator=g)
+    for kind, x in samples.items():
+        mean, var = _exact_moments(abar, taus.tolist(), 1.0, 0.25, kind)
+        m, v = mean_and_se(x[:, 0]), mean_and_se((x[:, 0] - mean) ** 2)
+        assert abs(m.mean - mean) < 4 * m.se, (kind, steps, m, mean)
+        assert abs(v.mean - var) < 4 * v.se, (kind, steps, v, var)
+
+
+def test_few_step_samplers_lose_or_add_spread_as_the_chapter_says():
+    # The diffusion chapter's statements, on the exact variances (data variance 0.25).
+    abar = D.make_schedule(D.linear_beta_schedule(1000)).alphas_cumprod
+    var = {(kind, steps): _exact_moments(abar, D.strided_timesteps(1000, steps).tolist(), 1.0, 0.25, kind)[1]
+           for kind in SAMPLERS for steps in (10, 25, 100, 1000)}
+    for steps in (10, 25, 100):
+        assert var["posterior", steps] < var["ddim", steps] < 0.25 < var["beta", steps]  # β̃ loses most, β adds
+    assert var["beta", 10] > 0.25 * 4 / 3  # over-dispersed by more than a third at 10 steps
+    for kind in SAMPLERS:  # every sampler approaches the data's variance as the steps grow
+        err = [abs(var[kind, steps] - 0.25) for steps in (10, 25, 100, 1000)]
+        assert err == sorted(err, reverse=True), (kind, err)
+    # σ² = β is the exact reverse kernel for data N(0, 1): only the last step, which returns the mean
+    # E[x0 | x_1] = √ᾱ_1 x_1, leaves the variance ᾱ_1 instead of 1
+    for steps in (10, 100):
+        taus = D.strided_timesteps(1000, steps).tolist()
+        assert _exact_moments(abar, taus, 0.0, 1.0, "beta") == pytest.approx((0.0, float(abar[taus[0]])), abs=1e-12)
 
 def test_sampler_trajectory_and_bad_input():
     betas = D.linear_beta_schedule(10)
