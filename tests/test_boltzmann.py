@@ -20,16 +20,23 @@ def test_energy_is_the_noe_double_well():
         assert r**3 - 6 * r + 1 == pytest.approx(0, abs=1e-10)
 
 
-def test_references_match_adaptive_quadrature_and_published_values():
+def test_references_match_adaptive_quadrature_and_exact_values():
     ref = bz.double_well_reference(kT=1.0)
     f = lambda x: math.exp(-(x**4 / 4 - 3 * x**2 + x))  # noqa: E731
-    z_left = quad(f, -np.inf, ref.barrier)[0]
-    z_right = quad(f, ref.barrier, np.inf)[0]
-    assert ref.p_left == pytest.approx(z_left / (z_left + z_right), rel=1e-9)
-    assert ref.log_z == pytest.approx(math.log((z_left + z_right) * math.sqrt(2 * math.pi)), abs=1e-9)
-    # REFERENCES.md: Delta F = 4.778 kT, P(left) = 0.9917 at kT = 1
-    assert ref.delta_f == pytest.approx(4.778, abs=5e-4)
-    assert ref.p_left == pytest.approx(0.9917, abs=5e-5)
+    (z_left, err_left), (z_right, err_right) = quad(f, -np.inf, ref.barrier), quad(f, ref.barrier, np.inf)
+    z = z_left + z_right
+    # Simpson's rule errs most in the one panel (width 2h) that the well's indicator cuts: at most 2h max f there
+    h = ref.x1[1] - ref.x1[0]
+    tol_simpson = 2 * h * max(f(ref.barrier - 2 * h), f(ref.barrier + 2 * h)) / z
+    tol_quad = (z_right * err_left + z_left * err_right) / z**2  # quad's error estimates, propagated
+    assert abs(ref.p_left - z_left / z) <= tol_simpson + tol_quad
+    assert abs(ref.log_z - math.log(z * math.sqrt(2 * math.pi))) <= (err_left + err_right) / z
+    # 12 digits of the exact values at kT = 1, by 30-digit quadrature (mpmath.quad split at the minima and
+    # the barrier); the last digit's rounding is below 5e-13
+    p_left_exact, delta_f_exact = 0.991653656352, 4.777550353079
+    assert abs(ref.p_left - p_left_exact) <= tol_simpson + 5e-13
+    # dΔF/dP_L = 1 / (P_L P_R) at kT = 1
+    assert abs(ref.delta_f - delta_f_exact) <= (tol_simpson + 5e-13) / (p_left_exact * (1 - p_left_exact)) + 5e-13
     assert ref.free_energy.min() == 0.0
 
 
