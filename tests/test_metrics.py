@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from helpers.metrics import energy_distance, mean_and_se
+from helpers.metrics import energy_distance, hq_radius2, mean_and_se
 
 
 def test_mean_and_se():
@@ -57,6 +57,48 @@ def test_mode_coverage_of_a_perfect_sampler():
     p = 1 - math.exp(-4.5)
     assert abs(res.hq_fraction - p) < 4 * math.sqrt(p * (1 - p) / len(x))
     assert 0 <= res.reverse_kl < 0.01
+    assert 0 <= res.hq_reverse_kl < 0.01
+    # the width ratio is 1 for the data; its SE by the delta method from the truncated chi^2_2 moments
+    m2, m4 = hq_radius2(2)
+    se = math.sqrt((m4 - m2**2) / (res.hq_fraction * len(x))) / (2 * m2)
+    assert abs(res.hq_width - 1) < 4 * se
+    # halve every offset from the nearest centre: HQ now means r <= 6 in the data's units, so the
+    # width is 0.5 sqrt(E[r^2 | r <= 6] / E[r^2 | r <= 3]); SE by the delta method as above
+    centre = grid.means[torch.cdist(x, grid.means).argmin(1)]
+    shrunk = mode_coverage(centre + 0.5 * (x - centre), grid.means, grid.std)
+    s2, s4 = hq_radius2(2, 6.0)
+    expected = 0.5 * math.sqrt(s2 / m2)
+    se = 0.25 * math.sqrt((s4 - s2**2) / len(x)) / (2 * math.sqrt(0.25 * s2 * m2))
+    assert abs(shrunk.hq_width - expected) < 4 * se
+
+
+def test_hq_radius2_matches_the_truncated_chi2():
+    # d = 2: r^2 ~ Exp(mean 2); E[r^2 | r^2 <= 9] = 2 - 9 e^{-4.5} / (1 - e^{-4.5})
+    m2, m4 = hq_radius2(2)
+    assert m2 == pytest.approx(2 - 9 * math.exp(-4.5) / (1 - math.exp(-4.5)), rel=1e-12)
+    # without truncation (huge threshold): E r^2 = d, E r^4 = d (d + 2)
+    assert hq_radius2(5, 100.0) == pytest.approx((5, 35))
+    with pytest.raises(ValueError, match="dim"):
+        hq_radius2(0)
+
+
+def test_mode_coverage_hq_histogram_is_pacgans():
+    """Off-mode samples enter reverse_kl at their nearest mode but not hq_reverse_kl (PacGAN's)."""
+    from helpers import data
+    from helpers.metrics import mode_coverage
+
+    ring = data.ring()
+    on = ring.means.repeat(100, 1)  # 100 exact samples at each of the 8 modes: HQ histogram uniform
+    off = (ring.means[:1] * 1.5).repeat(800, 1)  # 800 far outside mode 0 (50 std away), nearest to it
+    res = mode_coverage(torch.cat([on, off]), ring.means, ring.std)
+    assert res.hq_fraction == 0.5 and res.modes_captured == 8
+    assert res.hq_reverse_kl == pytest.approx(0.0, abs=1e-12)
+    p0 = 900 / 1600  # all-sample histogram: mode 0 holds 900 of 1600, the others 100 each
+    expected = p0 * math.log(8 * p0) + 7 * (100 / 1600) * math.log(8 * 100 / 1600)
+    assert res.reverse_kl == pytest.approx(expected)
+    assert res.hq_width == pytest.approx(0.0)  # point masses
+    none_hq = mode_coverage(off, ring.means, ring.std)
+    assert none_hq.hq_fraction == 0.0 and math.isnan(none_hq.hq_reverse_kl) and math.isnan(none_hq.hq_width)
 
 
 def test_mode_coverage_of_a_collapsed_sampler():
@@ -66,7 +108,7 @@ def test_mode_coverage_of_a_collapsed_sampler():
     ring = data.ring()
     x = ring.means[:2].repeat(500, 1)  # all mass on 2 of the 8 modes, exactly at the centres
     res = mode_coverage(x, ring.means, ring.std)
-    assert res == (2, 1.0, pytest.approx(math.log(4)))
+    assert res == (2, 1.0, pytest.approx(math.log(4)), pytest.approx(math.log(4)), 0.0)
     far = torch.zeros(10, 2)  # the centre of the ring: nearest to some mode but not HQ
     assert mode_coverage(far, ring.means, ring.std).modes_captured == 0
     with pytest.raises(ValueError, match=r"means must have shape \(n_modes, 2\)"):

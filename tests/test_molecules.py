@@ -8,7 +8,7 @@ pytest.importorskip("selfies")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from rdkit import Chem, DataStructs  # noqa: E402
-from rdkit.Chem import rdFingerprintGenerator  # noqa: E402
+from rdkit.Chem import Crippen, rdFingerprintGenerator  # noqa: E402
 
 from helpers.science import molecules as mol  # noqa: E402
 from helpers.vae import gaussian_kl  # noqa: E402
@@ -90,8 +90,8 @@ def test_validity_uniqueness_novelty():
 def test_tanimoto_and_internal_diversity_match_rdkit(nci):
     mols = [Chem.MolFromSmiles(s) for s in nci[:40]]
     fps = mol.morgan_fingerprints(mols)
-    assert fps.shape == (40, 2048) and set(fps.unique().tolist()) <= {0.0, 1.0}
-    gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
+    assert fps.shape == (40, 1024) and set(fps.unique().tolist()) <= {0.0, 1.0}  # MOSES: 1,024 bits
+    gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=1024)
     bv = [gen.GetFingerprint(m) for m in mols]
     ref = np.array([DataStructs.BulkTanimotoSimilarity(b, bv) for b in bv])
     sim = mol.tanimoto_matrix(fps, fps).numpy()
@@ -110,8 +110,19 @@ def test_properties_sa_and_the_penalised_logp_exploit():
     assert set(p) == {"QED", "logP", "SA"} and all(v.shape == (2,) for v in p.values())
     chains = [mol.penalized_logp(Chem.MolFromSmiles("C" * n)) for n in (10, 20, 40)]
     assert chains[0] < chains[1] < chains[2]
-    # each CH2 adds the same Crippen increment (about 0.5) while SA barely moves: unbounded growth
+    # each interior CH2 adds Crippen's C1 + 2 H1 increment, 0.1441 + 2 * 0.1230 = 0.3901, to logP
+    for n in (12, 48):
+        step = Crippen.MolLogP(Chem.MolFromSmiles("C" * (n + 1))) - Crippen.MolLogP(Chem.MolFromSmiles("C" * n))
+        assert step == pytest.approx(0.1441 + 2 * 0.1230, abs=1e-4)
+    # while SA barely moves: unbounded growth
     assert (chains[2] - chains[1]) / 20 > 0.3 and (chains[1] - chains[0]) / 10 > 0.3
+
+
+def test_penalised_logp_cycle_term_is_the_largest_ring_beyond_six():
+    for smiles, cycle in [("C1CCCCC1", 0), ("C1CCCCCC1", 1), ("C1CCCCCCCCCCC1", 6), ("CCCCCC", 0),
+                          ("C1CCCCCCC1C1CCCCCCCCC1", 4)]:  # two rings: only the largest (10) counts
+        m = Chem.MolFromSmiles(smiles)
+        assert mol.penalized_logp(m) == pytest.approx(Crippen.MolLogP(m) - mol.sa_score(m) - cycle), smiles
 
 
 def test_wasserstein_of_a_shift_is_the_shift():

@@ -39,6 +39,8 @@ def _one(job: tuple[str, str, int]) -> dict:
            "modes": res.coverage.modes_captured, "hq": res.coverage.hq_fraction, "reverse_kl": res.coverage.reverse_kl,
            "raw_modes": res.raw_coverage.modes_captured, "raw_hq": res.raw_coverage.hq_fraction,
            "raw_reverse_kl": res.raw_coverage.reverse_kl, "acceptance": res.acceptance,
+           "hq_reverse_kl": res.coverage.hq_reverse_kl, "hq_width": res.coverage.hq_width,
+           "raw_hq_reverse_kl": res.raw_coverage.hq_reverse_kl, "raw_hq_width": res.raw_coverage.hq_width,
            "cpu_seconds": round(time.process_time() - t0, 1)}
     print(json.dumps(row), flush=True)
     return row
@@ -61,7 +63,9 @@ def main() -> None:
     else:
         rows = [_one(j) for j in jobs]
     result = {"protocol": "2,500 samples; HQ within 3 std of the nearest mode; a mode is captured by at least "
-                          "one HQ sample (VEEGAN, PacGAN); reverse_kl = KL(mode histogram || uniform)",
+                          "one HQ sample (VEEGAN, PacGAN); reverse_kl = KL(histogram of all samples at their "
+                          "nearest modes || uniform), hq_reverse_kl = the same over HQ samples only "
+                          "(PacGAN's code); hq_width = RMS distance of HQ samples to their mode / the data's",
               "recipes": {"plain": asdict(gan.PLAIN), "best": asdict(gan.BEST)},
               "torch": torch.__version__, "machine": platform.machine(),
               "fingerprint": machine_fingerprint(), "rows": rows}

@@ -292,8 +292,13 @@ def novelty(smiles: Sequence[str], training: Iterable[str]) -> float:
 _MORGAN: dict[tuple[int, int], object] = {}
 
 
-def morgan_fingerprints(mols: Sequence[Chem.Mol], radius: int = 2, n_bits: int = 2048) -> Tensor:
-    """Morgan (ECFP4 for radius 2) bit fingerprints: n molecules -> (n, n_bits) float32 of 0/1."""
+def morgan_fingerprints(mols: Sequence[Chem.Mol], radius: int = 2, n_bits: int = 1024) -> Tensor:
+    """Morgan (ECFP4 for radius 2) bit fingerprints: n molecules -> (n, n_bits) float32 of 0/1.
+
+    The defaults are MOSES's (radius 2, 1,024 bits) for its internal diversity.
+    """
+    validate.positive_int(radius, "radius")
+    validate.positive_int(n_bits, "n_bits")
     key = (radius, n_bits)
     if key not in _MORGAN:
         _MORGAN[key] = rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=n_bits)
@@ -344,14 +349,16 @@ def sa_score(mol: Chem.Mol) -> float:
 
 
 def penalized_logp(mol: Chem.Mol) -> float:
-    """Penalised logP = Crippen logP - SA score - (number of rings larger than 6 atoms).
+    """Penalised logP = Crippen logP - SA score - max(largest ring size - 6, 0).
 
-    The objective of many molecular-optimisation papers; unbounded above (see the chapter's caution).
-    Unnormalised (the raw three terms, without the ZINC standardisation some papers add).
+    The objective of many molecular-optimisation papers (the cycle term as in the code released
+    with JT-VAE and GCPN: the size of the largest ring beyond six atoms, here over RDKit's
+    smallest set of smallest rings); unbounded above (see the chapter's caution). Unnormalised:
+    the raw three terms, without the ZINC standardisation some papers add.
     """
     ring_sizes = [len(r) for r in mol.GetRingInfo().AtomRings()]
-    big = sum(max(s - 6, 0) > 0 for s in ring_sizes)
-    return float(Crippen.MolLogP(mol) - sa_score(mol) - big)
+    cycle = max(max(ring_sizes, default=0) - 6, 0)
+    return float(Crippen.MolLogP(mol) - sa_score(mol) - cycle)
 
 
 def properties(mols: Sequence[Chem.Mol]) -> dict[str, np.ndarray]:
