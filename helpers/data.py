@@ -182,8 +182,9 @@ class TwoMoons:
     these samples are independent, as a two-sample test needs.
 
     ``log_prob`` integrates the Gaussian over theta by the midpoint rule with
-    ``n_quad`` nodes per arc; with the default 2,000 nodes the node spacing is
-    far below the noise, so the result is exact to float precision.
+    ``n_quad`` nodes per arc. The arcs do not wrap around, so the rule's error falls as
+    ``n_quad**-2``: with the default 2,000 nodes it is below 1e-4 nats everywhere (largest near
+    the arcs' ends) and far smaller on average.
     """
 
     def __init__(self, noise: float = 0.1, scale: float = 1.0, n_quad: int = 2000) -> None:

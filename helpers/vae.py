@@ -275,7 +275,8 @@ class VAE(nn.Module):
       (fixed sigma), ``"learned"`` (one learned sigma shared by all dimensions) or
       ``"learned_per_dim"`` (one learned sigma per dimension), starting at ``init_obs_std``.
       Start a learned sigma near the data's noise scale (e.g. 0.1 for pixels in [0, 1]): a
-      sigma of 1 makes the reconstruction term so weak that the posterior collapses early.
+      sigma of 1 weakens the reconstruction term against the KL term, which invites posterior
+      collapse early in training.
     * ``"bernoulli"``: p(x|z) = Bernoulli(sigmoid(decoder(z))) for x in {0, 1}.
 
     ``elbo(x)`` and ``iwae_bound(x, k)`` return one number per example, in nats, constants

@@ -90,3 +90,20 @@ def test_fit_flow_runs_and_bad_inputs_raise():
         co.PowerLaw(amplitude=-1)
     with pytest.raises(ValueError, match="shape"):
         co.power_spectrum(np.zeros((2, 4, 6)))
+
+
+def test_gaussian_only_flow_has_the_measured_power_spectrum():
+    """With h the identity and no training, the filter's shell-averaged power is the maps' measured one."""
+    maps = co.gaussian_field(200, 32, P, 4)
+    model = co.fit_flow(maps, n_steps=0, pointwise=False, progress=False).model
+    with torch.no_grad():
+        power = torch.exp(2 * model.log_filter()).numpy()  # E|FFT(u)|^2 / N^2 of the model, per mode
+    j = co.shell_index(32).ravel()
+    shells = np.arange(1, 17)
+    model_binned = np.bincount(j, weights=power.ravel())[shells] / np.bincount(j)[shells]
+    _, measured = co.power_spectrum(maps)
+    assert np.allclose(model_binned, measured.mean(0), rtol=1e-4)
+    # and its samples reproduce it within their standard error (4 SE per shell)
+    _, sampled = co.power_spectrum(model.sample(400, torch.Generator().manual_seed(0)).numpy())
+    se = sampled.std(0) / np.sqrt(len(sampled))
+    assert np.all(np.abs(sampled.mean(0) - model_binned) < 4 * se)
