@@ -110,3 +110,13 @@ def test_every_notebook_starts_with_the_current_colab_cell():
     proc = subprocess.run([sys.executable, str(ROOT / "tools" / "colab_cell.py"), "--check"],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr + " (run: python tools/colab_cell.py)"
+
+
+def test_licences_citation_and_one_version():
+    """Text under CC BY 4.0, code under MIT, and one version for the book and helpers."""
+    assert "CC BY 4.0" in (ROOT / "LICENSE").read_text()
+    assert (ROOT / "LICENSE-CODE").read_text().startswith("MIT License")
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    version = re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M).group(1)
+    assert cff["version"] == version and cff["license"] == "CC-BY-4.0"
+    assert f"## {version}" in (ROOT / "CHANGELOG.md").read_text()
