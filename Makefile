@@ -13,28 +13,37 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
+BOOK_STAMP := $(VENV)/.book-assets-stamp
 
-.PHONY: install book test lab bench robust student gan-seeds comparison-seeds clean
+.PHONY: install install-book book test lab bench robust student gan-seeds comparison-seeds clean
 
-$(STAMP): requirements.txt pyproject.toml package.json package-lock.json
+# Two tiers. `install` needs only Python (enough for lab, student, bench, robust and the seed
+# scripts); `install-book` adds what only the HTML book and its browser test use: the JavaScript
+# the book serves offline (npm) and Debian's chromium.
+$(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-build-isolation --no-deps -e .
+	@touch $(STAMP)
+
+$(BOOK_STAMP): $(STAMP) package.json package-lock.json
 	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 	@command -v chromium >/dev/null 2>&1 || { if [ "$$(id -u)" = 0 ]; then \
 	  apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	else echo "note: install Debian's chromium package for the browser test (tests/test_html.py)"; fi; }
-	@touch $(STAMP)
+	@touch $(BOOK_STAMP)
 
 install: $(STAMP)
 
-book: install
+install-book: $(BOOK_STAMP)
+
+book: install-book
 	GM4S_BOOK_BUILD=1 $(VENV)/bin/jupyter-book build . -W -n --keep-going
 	@echo
 	@echo "The book is at $(CURDIR)/_build/html/index.html"
 
-test: install
+test: install-book
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
