@@ -120,3 +120,21 @@ def test_licences_citation_and_one_version():
     version = re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M).group(1)
     assert cff["version"] == version and cff["license"] == "CC-BY-4.0"
     assert f"## {version}" in (ROOT / "CHANGELOG.md").read_text()
+
+
+def test_notebooks_render_outside_the_book():
+    """Plain nbconvert (no MyST, as JupyterLab without extensions and Colab) leaves no theorem, exercise,
+    solution or math inside a code block: the directives use colon fences, whose body stays Markdown."""
+    import html
+
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(template_name="classic")
+    for path in _notebooks():
+        nb = nbformat.read(path, as_version=4)
+        nb.cells = [c for c in nb.cells if c.cell_type == "markdown"]
+        body, _ = exporter.from_notebook_node(nb)
+        for block in re.findall(r"<pre[^>]*>(.*?)</pre>", body, re.S):
+            text = html.unescape(re.sub(r"<[^>]+>", "", block))
+            assert not any(s in text for s in ("$", "{prf:", "{exercise}", "{solution}")), (path.name, text[:200])

@@ -38,8 +38,12 @@ def _solution_lines(source):
     return [x.strip() for i, j in zip(b, e, strict=True) for x in lines[i + 1 : j] if x.strip()]
 
 
+FENCE = r"(?:`{3,}|:{3,})"  # MyST directives: colon fences (the book's style) or backticks
+
+
 def _solution_blocks(markdown):
-    return re.findall(r"```+\{solution\}.*?\n(.*?)\n```+", markdown, re.S)
+    blocks = re.findall(r"^(`{3,}|:{3,})\{solution\}[^\n]*\n(.*?)\n\1[ \t]*$", markdown, re.S | re.M)
+    return [body for _, body in blocks]
 
 
 def _run(source, namespace):
@@ -65,11 +69,11 @@ def test_every_chapter_has_exercises_and_a_checked_coding_task():
     for path in NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)
         md = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
-        n_ex = len(re.findall(r"```+\{exercise\}", md))
+        n_ex = len(re.findall(FENCE + r"\{exercise\}", md))
         assert n_ex >= 3, f"{path.name}: {n_ex} exercises, the book asks for at least 3"
         assert len(_solution_blocks(md)) + len(_exercises(nb)) >= n_ex, f"{path.name}: an exercise lacks a solution"
         assert _exercises(nb), f"{path.name}: no auto-checked coding exercise"
-        assert all(":class: dropdown" in b for b in re.findall(r"```+\{solution\}[^\n]*\n[^\n]*", md)), \
+        assert all(":class: dropdown" in b for b in re.findall(FENCE + r"\{solution\}[^\n]*\n[^\n]*", md)), \
             f"{path.name}: every solution must be a hidden dropdown"
 
 
@@ -129,7 +133,7 @@ def test_instructor_guide_lists_every_exercise():
     texts = [p.read_text() for p in sorted((ROOT / "chapters").glob("*.md"))]
     texts += ["\n".join(c.source for c in nbformat.read(p, as_version=4).cells) for p in NOTEBOOKS]
     for text in texts:
-        labels |= set(re.findall(r"```+\{exercise\}[^\n]*\n:label: (\S+)", text))
+        labels |= set(re.findall(FENCE + r"\{exercise\}[^\n]*\n:label: (\S+)", text))
     assert labels, "no exercises found"
     missing = sorted(x for x in labels if f"{{ref}}`{x}`" not in guide)
     assert not missing, f"add these exercises to chapters/instructor_guide.md: {missing}"
