@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,3 +139,31 @@ def test_notebooks_render_outside_the_book():
         for block in re.findall(r"<pre[^>]*>(.*?)</pre>", body, re.S):
             text = html.unescape(re.sub(r"<[^>]+>", "", block))
             assert not any(s in text for s in ("$", "{prf:", "{exercise}", "{solution}")), (path.name, text[:200])
+
+
+def test_every_chapter_states_objectives_and_prerequisites_in_order():
+    """The opening admonition of every notebook, and the course plans of the instructor guide, respect the
+    prerequisite graph: each prerequisite comes earlier in the table of contents and earlier in each plan."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    import dependency_graph as dg
+
+    prereq = dg.prerequisites()
+    assert set(prereq) == {p.stem for p in _notebooks()}
+    for path in _notebooks():
+        first = next(c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "markdown")
+        assert ":::{admonition} Objectives and prerequisites" in "".join(first["source"]), path.name
+    order = [c for _, chs in dg.parts() for c in chs if c in prereq]
+    dg.check_order(prereq, order)
+    with pytest.raises(ValueError, match="comes after it"):
+        dg.check_order({"a": ["b"], "b": []}, ["a", "b"])
+    guide = (ROOT / "chapters" / "instructor_guide.md").read_text()
+    rows = re.findall(r"^\| (\d+) \| (.*?) \| (.*?) \|$", guide, re.M)
+    assert len(rows) == 13
+    for plan in (1, 2):
+        week = {doc: int(r[0]) for r in rows for doc in re.findall(r"\{doc\}`([^`]+)`", r[plan])}
+        for chapter, before in prereq.items():
+            for b in before:
+                if chapter in week:
+                    assert b in week and week[b] <= week[chapter], (plan, chapter, b)
+                    if week[b] == week[chapter]:  # the same week: listed in reading order
+                        assert order.index(b) < order.index(chapter)
