@@ -323,7 +323,8 @@ def fit_flow(maps: np.ndarray, *, n_steps: int = 300, batch_size: int = 256, lr:
 
     Initialisation is one step of Gaussianization (Chen & Gopinath 2000): the pointwise map starts
     at the empirical marginal transform s -> Phi^-1(F(s)) on knots at Gaussian quantiles of the
-    data, and the filter at the square root of the binned power of the Gaussianized maps.
+    data, and the filter so that its power, averaged over each shell of ``power_spectrum``, equals
+    the measured power of the Gaussianized maps (``_match_shell_power``).
     Maximum likelihood then adjusts both jointly.
     """
     from scipy.stats import norm
