@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import platform
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -42,6 +43,7 @@ def _one(job: tuple[str, str, int]) -> dict:
            "hq_reverse_kl": res.coverage.hq_reverse_kl, "hq_width": res.coverage.hq_width,
            "raw_hq_reverse_kl": res.raw_coverage.hq_reverse_kl, "raw_hq_width": res.raw_coverage.hq_width,
            "cpu_seconds": round(time.process_time() - t0, 1)}
+    row = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}  # JSON has no NaN
     print(json.dumps(row), flush=True)
     return row
 
