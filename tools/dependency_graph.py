@@ -30,26 +30,28 @@ def parts(toc: Path = ROOT / "_toc.yml") -> list[tuple[str, list[str]]]:
     return [(p["caption"], [Path(c["file"]).name for c in p.get("chapters", [])]) for p in spec["parts"]]
 
 
-def titles(chapters: Path = ROOT / "chapters") -> dict[str, str]:
-    """Chapter stem -> the title of its notebook (its first Markdown heading)."""
+def _openings(chapters: Path) -> dict[str, str]:
+    """Chapter stem -> the text of its notebook's first Markdown cell (title and admonition)."""
     out = {}
     for path in sorted(chapters.glob("*.ipynb")):
         cells = json.loads(path.read_text())["cells"]
-        first = "".join(next(c for c in cells if c["cell_type"] == "markdown")["source"])
-        out[path.stem] = first.split("\n", 1)[0].lstrip("# ").strip()
+        out[path.stem] = "".join(next(c for c in cells if c["cell_type"] == "markdown")["source"])
     return out
+
+
+def titles(chapters: Path = ROOT / "chapters") -> dict[str, str]:
+    """Chapter stem -> the title of its notebook (its first Markdown heading)."""
+    return {stem: text.split("\n", 1)[0].lstrip("# ").strip() for stem, text in _openings(chapters).items()}
 
 
 def prerequisites(chapters: Path = ROOT / "chapters") -> dict[str, list[str]]:
     """Chapter stem -> the chapters its first Markdown cell names as prerequisites (notebooks only)."""
     out = {}
-    for path in sorted(chapters.glob("*.ipynb")):
-        cells = json.loads(path.read_text())["cells"]
-        first = "".join(next(c for c in cells if c["cell_type"] == "markdown")["source"])
-        m = _PREREQ.search(first)
+    for stem, text in _openings(chapters).items():
+        m = _PREREQ.search(text)
         if m is None:
-            raise ValueError(f"{path.name}: its first Markdown cell has no **Prerequisites:** line")
-        out[path.stem] = _DOC.findall(m.group(1))
+            raise ValueError(f"{stem}.ipynb: its first Markdown cell has no **Prerequisites:** line")
+        out[stem] = _DOC.findall(m.group(1))
     return out
 
 
