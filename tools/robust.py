@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -54,8 +55,14 @@ def is_parallel(path: Path) -> bool:
     return PARALLEL_MARK in path.read_text()
 
 
-def run_one(path: Path, seed: int, sequential: bool, core: int | None, timeout: int) -> dict:
-    """One notebook, one seed, in a child process (so its environment and pinning are its own)."""
+def run_one(path: Path, seed: int, sequential: bool, core: int | None, timeout: int,
+            run_limit: int = 2700, retries: int = 1) -> dict:
+    """One notebook, one seed, in a child process (so its environment and pinning are its own).
+
+    A run that takes longer than ``run_limit`` seconds in all is killed and started again, up to
+    ``retries`` times: under load a kernel can stall (nbclient waiting on a reply that never comes),
+    which is no property of the chapter. The seconds lost are kept in the row's ``stalled_s``.
+    """
     env = dict(os.environ, GM4S_SEED=str(seed))
     env.pop("GM4S_SEQUENTIAL", None)
     if sequential:
@@ -67,19 +74,34 @@ def run_one(path: Path, seed: int, sequential: bool, core: int | None, timeout: 
         + "import bench; row = bench.run_notebook(Path(sys.argv[2]), int(sys.argv[3]), allow_errors=True);"
         "print('ROBUST-ROW ' + json.dumps(row))"
     )
-    start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", code, str(ROOT), str(path), str(timeout)],
-                          capture_output=True, text=True, env=env)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("ROBUST-ROW ")]
-    if lines:
-        row = json.loads(lines[-1][len("ROBUST-ROW "):])
+    name = str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+    stalls = []
+    for _ in range(1 + retries):
+        start = time.perf_counter()
+        # its own process group, so that a stalled run's kernel dies with it
+        proc = subprocess.Popen([sys.executable, "-c", code, str(ROOT), str(path), str(timeout)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                                start_new_session=True)
+        try:
+            out, err = proc.communicate(timeout=run_limit)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            stalls.append(round(time.perf_counter() - start))
+            continue
+        lines = [ln for ln in out.splitlines() if ln.startswith("ROBUST-ROW ")]
+        if lines:
+            row = json.loads(lines[-1][len("ROBUST-ROW "):])
+        else:
+            tail = (err or out).strip().splitlines()[-1:] or ["no output"]
+            row = {"notebook": name, "status": "error", "error": tail[0],
+                   "wall_s": round(time.perf_counter() - start, 2), "peak_rss_mib": 0.0, "metrics": [],
+                   "asserts": []}
+        break
     else:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-        name = str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
-        row = {"notebook": name, "status": "error", "error": tail[0],
-               "wall_s": round(time.perf_counter() - start, 2), "peak_rss_mib": 0.0, "metrics": [],
-               "asserts": []}
-    row.update(seed=seed, sequential=sequential, pinned=core is not None)
+        row = {"notebook": name, "status": "error", "error": f"stalled: over {run_limit} s, {1 + retries} times",
+               "wall_s": float(sum(stalls)), "peak_rss_mib": 0.0, "metrics": [], "asserts": []}
+    row.update(seed=seed, sequential=sequential, pinned=core is not None, stalled_s=stalls)
     return row
 
 
@@ -93,7 +115,8 @@ def summarise(rows: list[dict]) -> dict:
     for row in rows:
         nb = out.setdefault(row["notebook"], {"runs": [], "asserts": {}, "metrics": {}})
         label = run_label(row)
-        nb["runs"].append({"run": label, "status": row["status"], "error": row["error"], "wall_s": row["wall_s"]})
+        nb["runs"].append({"run": label, "status": row["status"], "error": row["error"], "wall_s": row["wall_s"],
+                           "stalled_s": row.get("stalled_s", [])})
         for c in row["asserts"]:
             nb["asserts"].setdefault(str(c["cell"]), {})[label] = c["error"] or "pass"
         for m in row["metrics"]:
@@ -148,6 +171,11 @@ def to_markdown(summary: dict, meta: dict) -> str:
                 lines.append(f"- {name}, {r['run']}: `{r['error']}`")
     if not any_fail:
         lines.append("None: every assert cell passed on every run.")
+    restarted = [(name, r) for name, nb in summary.items() for r in nb["runs"] if r.get("stalled_s")]
+    if restarted:
+        lines += ["", "## Runs restarted after a stall", ""]
+        lines += [f"- {Path(name).stem}, {r['run']}: killed after {', '.join(f'{t} s' for t in r['stalled_s'])}"
+                  for name, r in restarted]
     agree = [(name, seed, diff) for name, nb in summary.items() for seed, diff in nb["paths_agree"].items()]
     if agree:
         lines += ["", "## Parallel and sequential runs of the same seed", "",
@@ -173,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="notebooks run side by side, one core each")
     parser.add_argument("--no-sequential", action="store_true", help="skip the GM4S_SEQUENTIAL=1 runs")
     parser.add_argument("--timeout", type=int, default=1200, help="seconds one cell may take")
+    parser.add_argument("--run-limit", type=int, default=2700, help="seconds one notebook run may take in all")
+    parser.add_argument("--retries", type=int, default=1, help="restarts of a run that passed --run-limit")
     parser.add_argument("--out", type=Path, default=ROOT / "bench")
     parser.add_argument("--chapters", type=Path, default=ROOT / "chapters", help="where the notebooks are")
     args = parser.parse_args(argv)
@@ -213,14 +243,14 @@ def main(argv: list[str] | None = None) -> int:
         (args.out / "robust.md").write_text(md)
         return meta
     for p, s, seq in heavy:  # all cores
-        report(run_one(p, s, seq, None, args.timeout))
+        report(run_one(p, s, seq, None, args.timeout, args.run_limit, args.retries))
     jobs = max(1, min(args.jobs, len(cores)))
     free = list(cores[:jobs])
 
     def pinned(job: tuple[Path, int, bool]) -> dict:
         core = free.pop()
         try:
-            return run_one(*job, core if jobs > 1 else None, args.timeout)
+            return run_one(*job, core if jobs > 1 else None, args.timeout, args.run_limit, args.retries)
         finally:
             free.append(core)
 
