@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from exercise_solutions import solution
 
 from helpers import diffusion
 from helpers.checks import ExerciseError
@@ -13,7 +14,7 @@ def _bcast(a, like):
 
 
 def test_q_sample_check_passes_reference(capsys):
-    check_q_sample(diffusion.q_sample)
+    check_q_sample(solution("q_sample"))
     assert "✓ q_sample" in capsys.readouterr().out
 
 
@@ -28,7 +29,7 @@ def test_q_sample_check_names_missing_square_roots():
 
 def test_q_sample_check_names_shape_mistake_and_stub():
     def flat(x0, t, noise, abar):
-        return diffusion.q_sample(x0, t, noise, abar).sum(-1)
+        return solution("q_sample")(x0, t, noise, abar).sum(-1)
 
     with pytest.raises(ExerciseError, match="shape mistake"):
         check_q_sample(flat)
@@ -41,7 +42,7 @@ def test_q_sample_check_names_shape_mistake_and_stub():
 
 
 def test_eps_to_score_check():
-    check_eps_to_score(diffusion.eps_to_score)
+    check_eps_to_score(solution("eps_to_score"))
 
     def no_sqrt(eps, t, abar):
         return -eps / (1 - _bcast(abar[t], eps))
@@ -57,7 +58,7 @@ def test_eps_to_score_check():
 
 
 def test_predict_x0_check():
-    check_predict_x0(diffusion.predict_x0)
+    check_predict_x0(solution("predict_x0"))
 
     def forgot(xt, t, eps, abar):
         return xt - (1 - _bcast(abar[t], xt)).sqrt() * eps
@@ -66,7 +67,7 @@ def test_predict_x0_check():
         check_predict_x0(forgot)
 
     def float64(xt, t, eps, abar):
-        return diffusion.predict_x0(xt, t, eps, abar).double()
+        return solution("predict_x0")(xt, t, eps, abar).double()
 
     with pytest.raises(ExerciseError, match="dtype mistake"):
         check_predict_x0(float64)

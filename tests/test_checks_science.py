@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from exercise_solutions import solution
 
 from helpers.checks import ExerciseError
 from helpers.checks import science as checks
@@ -9,7 +10,7 @@ from helpers.science import collider
 
 
 def test_internal_diversity_check_passes_the_reference(capsys):
-    checks.check_internal_diversity(checks.internal_diversity_reference)
+    checks.check_internal_diversity(solution("internal_diversity"))
     assert "✓ internal_diversity" in capsys.readouterr().out
 
 
@@ -47,7 +48,7 @@ def test_internal_diversity_check_names_shape_and_stub():
 
 
 def test_sic_check_passes_the_reference(capsys):
-    checks.check_sic_at_thresholds(checks.sic_at_thresholds_reference)
+    checks.check_sic_at_thresholds(solution("sic_at_thresholds"))
     assert "✓ sic_at_thresholds" in capsys.readouterr().out
 
 
@@ -69,7 +70,7 @@ def test_sic_check_names_the_mistake(wrong, hint):
 
 def test_sic_check_names_dtype_mistake():
     def float32_always(s, b, t):
-        return checks.sic_at_thresholds_reference(s, b, t).float()
+        return solution("sic_at_thresholds")(s, b, t).float()
 
     with pytest.raises(ExerciseError, match="dtype mistake"):
         checks.check_sic_at_thresholds(float32_always)

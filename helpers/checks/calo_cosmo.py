@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
 
-from helpers.checks import Case, check_function
+from helpers.checks import Case, check_function, randn_code
 
 # --------------------------------------------------------------------------- separation power
 
@@ -37,16 +35,15 @@ def _sp_squared_denominator(h1: Tensor, h2: Tensor) -> Tensor:
 
 
 def _sp_cases() -> list[Case]:
-    g = torch.Generator().manual_seed(9)
-    a = torch.randint(0, 50, (20,), generator=g).double()
-    b = torch.randint(0, 50, (20,), generator=g).double()
     return [
         Case((torch.tensor([10.0, 30.0, 60.0]), torch.tensor([20.0, 20.0, 20.0])),
              description="3 bins, different totals"),
         Case((torch.tensor([5.0, 0.0, 5.0, 0.0]), torch.tensor([0.0, 0.0, 4.0, 4.0])),
              description="an empty bin in both"),
         Case((torch.tensor([1.0, 0.0]), torch.tensor([0.0, 7.0])), description="disjoint histograms (S = 1)"),
-        Case((a, b), description="20 random bins, float64"),
+        Case.of("torch.randint(0, 50, (20,), generator=torch.Generator().manual_seed(1)).double(), "
+                "torch.randint(0, 50, (20,), generator=torch.Generator().manual_seed(2)).double()",
+                "20 random bins, float64"),
     ]
 
 
@@ -100,13 +97,11 @@ def _bp_by_n(field: Tensor) -> Tensor:
 
 
 def _bp_cases() -> list[Case]:
-    g = torch.Generator().manual_seed(14)
-    x = torch.arange(8, dtype=torch.float64)
-    wave = torch.cos(2 * math.pi * 2 * x / 8)[None, :].repeat(8, 1)
     return [
-        Case((wave,), description="a single cosine wave with k = 2 k_f along x (8 x 8, float64)"),
-        Case((torch.randn(16, 16, generator=g),), description="white noise 16 x 16 (P = 1 on average)"),
-        Case((torch.randn(32, 32, generator=g, dtype=torch.float64).cumsum(0),), description="a red field 32 x 32"),
+        Case.of("torch.cos(2 * math.pi * 2 * torch.arange(8, dtype=torch.float64) / 8)[None, :].repeat(8, 1)",
+                "a single cosine wave with k = 2 k_f along x (8 x 8, float64)"),
+        Case.of(randn_code(16, 16, seed=3), "white noise 16 x 16 (P = 1 on average)"),
+        Case.of(f"{randn_code(32, 32, seed=4, dtype='float64')}.cumsum(0)", "a red field 32 x 32"),
     ]
 
 

@@ -7,23 +7,22 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
 from helpers import metrics, vae
-from helpers.checks import Case, check_function
+from helpers.checks import Case, check_function, randn_code
 
-__all__ = ["check_elbo_estimate", "check_energy_distance", "elbo_estimate"]
+__all__ = ["check_elbo_estimate", "check_energy_distance"]
 
 Decoder = Callable[[Tensor], Tensor]
 
 
 # ----------------------------------------------------------------- the reparameterized ELBO
 
-def elbo_estimate(x: Tensor, mu: Tensor, logvar: Tensor, eps: Tensor, decoder: Decoder,
+def _reference_elbo(x: Tensor, mu: Tensor, logvar: Tensor, eps: Tensor, decoder: Decoder,
                   obs_logvar: Tensor) -> Tensor:
     """Reference: one-sample ELBO per example, (batch,), with z = mu + exp(logvar / 2) * eps.
 
@@ -50,36 +49,40 @@ def _elbo_no_constant(x, mu, logvar, eps, decoder, obs_logvar):
     return rec - vae.gaussian_kl(mu, logvar)
 
 
+def _elbo_logvar_as_var(x, mu, logvar, eps, decoder, obs_logvar):
+    z = mu + logvar.sqrt() * eps
+    kl = 0.5 * (logvar + mu**2 - 1 - logvar.log()).sum(-1)
+    return vae.gaussian_log_likelihood(x, decoder(z), obs_logvar) - kl
+
+
 def _elbo_mean_z(x, mu, logvar, eps, decoder, obs_logvar):
     return vae.gaussian_log_likelihood(x, decoder(mu), obs_logvar) - vae.gaussian_kl(mu, logvar)
 
 
+_DECODERS = {
+    "linear": "w = torch.randn(2, 2, generator=torch.Generator().manual_seed(7))\n"
+              "def decoder(z):\n    return z @ w.T + 0.5",
+    "mlp": "w = torch.randn(2, 2, generator=torch.Generator().manual_seed(7))\n"
+           "def decoder(z):\n    return torch.tanh(z @ w) * 3 - z",
+}
+
+
 def _elbo_cases() -> list[Case]:
-    g = torch.Generator().manual_seed(7)
-    w = torch.randn(2, 2, generator=g)
-
-    def linear(z: Tensor) -> Tensor:
-        return z @ w.T + 0.5
-
-    def mlp(z: Tensor) -> Tensor:
-        return torch.tanh(z @ w) * 3 - z
-
-    def case(n: int, logvar_scale: float, obs: Tensor, dec: Decoder, what: str) -> Case:
-        return Case((torch.randn(n, 2, generator=g) * 2, torch.randn(n, 2, generator=g),
-                     torch.randn(n, 2, generator=g) * logvar_scale - 1.0, torch.randn(n, 2, generator=g),
-                     dec, obs), description=what)
+    def case(n: int, seed: int, logvar_scale: float, obs: str, dec: str, what: str) -> Case:
+        x, mu, lv, eps = (randn_code(n, 2, seed=seed + i) for i in range(4))
+        return Case.of(f"{x} * 2, {mu}, {lv} * {logvar_scale} - 1.0, {eps}, decoder, {obs}", what, _DECODERS[dec])
 
     return [
-        case(4, 0.5, torch.tensor(0.0), linear, "a linear decoder, unit observation variance"),
-        case(16, 1.0, torch.tensor(math.log(0.1)), mlp, "a nonlinear decoder, sigma^2 = 0.1"),
-        case(8, 0.3, torch.tensor([-2.0, 0.5]), linear, "a per-dimension observation variance"),
+        case(4, 10, 0.5, "torch.tensor(0.0)", "linear", "a linear decoder, unit observation variance"),
+        case(16, 20, 1.0, "torch.tensor(math.log(0.1))", "mlp", "a nonlinear decoder, sigma^2 = 0.1"),
+        case(8, 30, 0.3, "torch.tensor([-2.0, 0.5])", "linear", "a per-dimension observation variance"),
     ]
 
 
 def check_elbo_estimate(student_fn) -> None:
     """Check ``elbo_estimate(x, mu, logvar, eps, decoder, obs_logvar) -> (batch,)``."""
     check_function(
-        student_fn, elbo_estimate, _elbo_cases(), name="elbo_estimate",
+        student_fn, _reference_elbo, _elbo_cases(), name="elbo_estimate",
         known_mistakes={
             "z = mu + exp(logvar) * eps uses the VARIANCE as the scale; the standard deviation is "
             "exp(logvar / 2)": _elbo_var_not_std,
@@ -87,7 +90,11 @@ def check_elbo_estimate(student_fn) -> None:
             "the Gaussian log-likelihood lost its constant -1/2 (log 2 pi + obs_logvar) per dimension; "
             "it matters as soon as sigma is learned or models are compared in nats": _elbo_no_constant,
             "you decoded the mean mu instead of the reparameterized sample z = mu + sigma * eps": _elbo_mean_z,
+            "logvar was treated as the variance: sigma^2 = exp(logvar), so z = mu + exp(logvar / 2) * eps and "
+            "the KL uses exp(logvar) and logvar itself": _elbo_logvar_as_var,
         },
+        nan_hint="logvar is log sigma^2 and is often negative: sigma = exp(logvar / 2) and sigma^2 = exp(logvar). "
+                 "A square root or a log of logvar itself gives NaN",
     )
 
 
@@ -114,12 +121,11 @@ def _ed_squared(x: Tensor, y: Tensor) -> float:
 
 
 def _ed_cases() -> list[Case]:
-    g = torch.Generator().manual_seed(3)
     return [
         Case((torch.tensor([[0.0, 0.0], [1.0, 0.0]]), torch.tensor([[0.0, 1.0], [2.0, 2.0], [1.0, 1.0]])),
              description="2 and 3 points"),
-        Case((torch.randn(50, 2, generator=g), torch.randn(40, 2, generator=g) + 1.0), description="shifted"),
-        Case((torch.randn(30, 3, generator=g), torch.randn(30, 3, generator=g)), description="same law, 3D"),
+        Case.of(f"{randn_code(50, 2, seed=1)}, {randn_code(40, 2, seed=2)} + 1.0", "shifted"),
+        Case.of(f"{randn_code(30, 3, seed=3)}, {randn_code(30, 3, seed=4)}", "same law, 3D"),
     ]
 
 

@@ -6,24 +6,24 @@ import torch
 from torch import Tensor
 
 from helpers import diffusion
-from helpers.checks import Case, check_function
+from helpers.checks import Case, check_function, randn_code
 
-
-def _abar(T: int = 1000) -> Tensor:
-    return diffusion.make_schedule(diffusion.linear_beta_schedule(T)).alphas_cumprod.float()
+_SCHEDULE = ("from helpers import diffusion\n"
+             "abar = diffusion.make_schedule(diffusion.linear_beta_schedule({T})).alphas_cumprod.float()")
+# (x0, t, noise, number of steps T, description), as source
+_INPUTS = [
+    (randn_code(4, 2, seed=1), "torch.tensor([0, 10, 500, 999])", randn_code(4, 2, seed=2), 1000,
+     "4 points in 2D, one per timestep 0, 10, 500, 999"),
+    (randn_code(3, 64, seed=3), "torch.tensor([250, 250, 750])", randn_code(3, 64, seed=4), 1000,
+     "3 flattened 8x8 images"),
+    (f"3.0 + {randn_code(5, 1, seed=5)}", "torch.tensor([1, 2, 3, 4, 5])", randn_code(5, 1, seed=6), 6,
+     "1D points far from 0, a 6-step schedule"),
+]
 
 
 def _cases() -> list[Case]:
-    g = torch.Generator().manual_seed(7)
-    abar = _abar()
-    return [
-        Case((torch.randn(4, 2, generator=g), torch.tensor([0, 10, 500, 999]), torch.randn(4, 2, generator=g), abar),
-             description="4 points in 2D, one per timestep 0, 10, 500, 999"),
-        Case((torch.randn(3, 64, generator=g), torch.tensor([250, 250, 750]), torch.randn(3, 64, generator=g), abar),
-             description="3 flattened 8x8 images"),
-        Case((3.0 + torch.randn(5, 1, generator=g), torch.tensor([1, 2, 3, 4, 5]), torch.randn(5, 1, generator=g),
-              _abar(6)), description="1D points far from 0, a 6-step schedule"),
-    ]
+    """Arguments (x0, t, noise, alphas_cumprod) of q_sample; predict_x0 takes (x_t, t, eps, alphas_cumprod)."""
+    return [Case.of(f"{x0}, {t}, {noise}, abar", what, _SCHEDULE.format(T=T)) for x0, t, noise, T, what in _INPUTS]
 
 
 def _ref_q_sample(x0: Tensor, t: Tensor, noise: Tensor, alphas_cumprod: Tensor) -> Tensor:
@@ -76,7 +76,8 @@ def _score_wrong_sign(eps: Tensor, t: Tensor, alphas_cumprod: Tensor) -> Tensor:
 
 
 def _score_cases() -> list[Case]:
-    return [Case((c.args[2], c.args[1], c.args[3]), description=c.description) for c in _cases()]
+    """Arguments (eps, t, alphas_cumprod) of eps_to_score."""
+    return [Case.of(f"{noise}, {t}, abar", what, _SCHEDULE.format(T=T)) for _, t, noise, T, what in _INPUTS]
 
 
 def check_eps_to_score(eps_to_score) -> None:

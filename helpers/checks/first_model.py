@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
-from helpers.checks import Case, check_function
+from helpers.checks import Case, check_function, randn_code
 
 
 def _gaussian_mle(x: Tensor) -> tuple[Tensor, Tensor]:
@@ -24,12 +23,11 @@ def _uncentred(x: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def _cases() -> list[Case]:
-    g = torch.Generator().manual_seed(2024)
     return [
-        Case((torch.randn(5, 2, generator=g) + 3.0,), description="5 points in 2D, mean far from 0"),
-        Case((torch.randn(200, 3, generator=g) @ torch.tensor([[2.0, 0, 0], [1, 1, 0], [0, 0.5, 0.1]]),),
-             description="200 correlated points in 3D"),
-        Case((torch.randn(4, 1, generator=g, dtype=torch.float64),), description="4 points in 1D, float64"),
+        Case.of(f"{randn_code(5, 2, seed=1)} + 3.0", "5 points in 2D, mean far from 0"),
+        Case.of(f"{randn_code(200, 3, seed=2)} @ torch.tensor([[2.0, 0, 0], [1, 1, 0], [0, 0.5, 0.1]])",
+                "200 correlated points in 3D"),
+        Case.of(randn_code(4, 1, seed=3, dtype="float64"), "4 points in 1D, float64"),
     ]
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from helpers.checks import Case, check_function
+from helpers.checks import Case, check_function, randn_code
 from helpers.flows import affine_coupling_forward
 
 
-class _Conditioner:
+class FixedConditioner:
     """A fixed, deterministic conditioner (batch, d) -> (shift, log_scale) for the hidden cases."""
 
     def __init__(self, d: int, seed: int, dtype: torch.dtype = torch.float32) -> None:
@@ -52,16 +52,16 @@ def _inverse_direction(x, mask, conditioner):
 
 
 def _cases() -> list[Case]:
-    g = torch.Generator().manual_seed(7)
+    setup = "from helpers.checks.flows import FixedConditioner"
     return [
-        Case((torch.randn(5, 2, generator=g), torch.tensor([1.0, 0.0]), _Conditioner(2, 0)),
-             description="5 points in 2D, mask [1, 0]"),
-        Case((torch.randn(4, 2, generator=g), torch.tensor([0.0, 1.0]), _Conditioner(2, 1)),
-             description="4 points in 2D, mask [0, 1]"),
-        Case((torch.randn(6, 4, generator=g), torch.tensor([1.0, 0.0, 1.0, 0.0]), _Conditioner(4, 2)),
-             description="6 points in 4D, checkerboard mask"),
-        Case((torch.randn(3, 3, generator=g, dtype=torch.float64), torch.tensor([1.0, 1.0, 0.0]),
-              _Conditioner(3, 3, torch.float64)), description="3 points in 3D, float64"),
+        Case.of(f"{randn_code(5, 2, seed=1)}, torch.tensor([1.0, 0.0]), FixedConditioner(2, 0)",
+                "5 points in 2D, mask [1, 0]", setup),
+        Case.of(f"{randn_code(4, 2, seed=2)}, torch.tensor([0.0, 1.0]), FixedConditioner(2, 1)",
+                "4 points in 2D, mask [0, 1]", setup),
+        Case.of(f"{randn_code(6, 4, seed=3)}, torch.tensor([1.0, 0.0, 1.0, 0.0]), FixedConditioner(4, 2)",
+                "6 points in 4D, checkerboard mask", setup),
+        Case.of(f"{randn_code(3, 3, seed=4, dtype='float64')}, torch.tensor([1.0, 1.0, 0.0]), "
+                "FixedConditioner(3, 3, torch.float64)", "3 points in 3D, float64", setup),
     ]
 
 

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from helpers import gan
-from helpers.checks import Case, check_function
+from helpers.checks import Case, check_function, randn_code
 
 __all__ = ["check_generator_loss_non_saturating", "check_optimal_discriminator", "check_r1_penalty"]
 
@@ -32,12 +32,10 @@ def _od_half_log(log_p_data: Tensor, log_p_g: Tensor) -> Tensor:
 
 
 def _od_cases() -> list[Case]:
-    g = torch.Generator().manual_seed(11)
-    a, b = torch.randn(6, generator=g), torch.randn(6, generator=g)
     return [
         Case((torch.tensor([0.0, -1.0, -2.0]), torch.tensor([0.0, -2.0, -1.0])), description="small log-densities"),
-        Case((a, b), description="random log-densities"),
-        Case((torch.randn(3, 4, generator=g), torch.randn(3, 4, generator=g)), description="a (3, 4) batch"),
+        Case.of(f"{randn_code(6, seed=1)}, {randn_code(6, seed=2)}", "random log-densities"),
+        Case.of(f"{randn_code(3, 4, seed=3)}, {randn_code(3, 4, seed=4)}", "a (3, 4) batch"),
         Case((torch.tensor([-800.0, -1200.0]), torch.tensor([-801.0, -1190.0])),
              description="log-densities so small that exp() underflows to 0"),
     ]
@@ -76,10 +74,9 @@ def _ns_naive(fake_logits: Tensor) -> Tensor:
 
 
 def _ns_cases() -> list[Case]:
-    g = torch.Generator().manual_seed(5)
     return [
         Case((torch.tensor([0.0, 1.0, -1.0]),), description="three logits"),
-        Case((torch.randn(64, generator=g) * 3,), description="a batch of 64 logits"),
+        Case.of(f"{randn_code(64, seed=5)} * 3", "a batch of 64 logits"),
         Case((torch.tensor([-150.0, -5.0, 2.0]),), description="a very confident discriminator, D(G(z)) ~ e^-150"),
     ]
 
@@ -120,16 +117,13 @@ def _r1_sum(disc: nn.Module, real: Tensor) -> Tensor:
 
 
 def _r1_cases() -> list[Case]:
-    torch.manual_seed(0)
-    lin = nn.Sequential(nn.Linear(2, 1), nn.Flatten(0))
-    with torch.no_grad():
-        lin[0].weight.copy_(torch.tensor([[3.0, -4.0]]))
-    net = gan.discriminator(hidden=16, n_hidden=2)
-    g = torch.Generator().manual_seed(3)
+    linear = ("disc = torch.nn.Sequential(torch.nn.Linear(2, 1), torch.nn.Flatten(0))\n"
+              "with torch.no_grad():\n    disc[0].weight.copy_(torch.tensor([[3.0, -4.0]]))")
+    mlp = "from helpers import gan\ntorch.manual_seed(0)\ndisc = gan.discriminator(hidden=16, n_hidden=2)"
     return [
-        Case((lin, torch.randn(8, 2, generator=g)), description="a linear discriminator l(x) = 3 x1 - 4 x2"),
-        Case((net, torch.randn(32, 2, generator=g)), description="a small MLP discriminator"),
-        Case((net, torch.randn(5, 2, generator=g) * 3), description="5 points"),
+        Case.of(f"disc, {randn_code(8, 2, seed=6)}", "a linear discriminator l(x) = 3 x1 - 4 x2", setup=linear),
+        Case.of(f"disc, {randn_code(32, 2, seed=7)}", "a small MLP discriminator", setup=mlp),
+        Case.of(f"disc, {randn_code(5, 2, seed=8)} * 3", "5 points", setup=mlp),
     ]
 
 

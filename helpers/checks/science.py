@@ -15,7 +15,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from helpers.checks import Case, check_function
+from helpers.checks import Case, check_function, randn_code
 from helpers.science import collider
 
 __all__ = ["check_internal_diversity", "check_sic_at_thresholds"]
@@ -40,17 +40,16 @@ def internal_diversity_reference(fps: Tensor) -> Tensor:
     return 1 - _tanimoto(fps, fps).mean()
 
 
-def _bits(n: int, bits: int, p: float, seed: int, dtype: torch.dtype = torch.float32) -> Tensor:
-    return (torch.rand(n, bits, generator=_g(seed)) < p).to(dtype)
+def _bits_code(n: int, bits: int, p: float, seed: int, dtype: str = "float32") -> str:
+    return f"({randn_code(n, bits, seed=seed, rand=True)} < {p}).to(torch.{dtype})"
 
 
 def _diversity_cases() -> list[Case]:
-    same = _bits(1, 64, 0.3, 3).expand(4, 64).clone()
     return [
-        Case((_bits(6, 64, 0.2, 1),), description="6 random fingerprints of 64 bits"),
-        Case((same,), description="4 copies of one molecule: diversity 0"),
-        Case((torch.eye(5),), description="5 fingerprints with no bit in common"),
-        Case((_bits(10, 256, 0.05, 2, torch.float64),), description="10 sparse fingerprints, float64"),
+        Case.of(_bits_code(6, 64, 0.2, 1), "6 random fingerprints of 64 bits"),
+        Case.of(f"{_bits_code(1, 64, 0.3, 3)}.expand(4, 64).clone()", "4 copies of one molecule: diversity 0"),
+        Case.of("torch.eye(5)", "5 fingerprints with no bit in common"),
+        Case.of(_bits_code(10, 256, 0.05, 2, "float64"), "10 sparse fingerprints, float64"),
         Case((torch.tensor([[1.0, 1.0, 0.0, 0.0], [1.0, 0.0, 1.0, 0.0]]),),
              description="two molecules sharing one of three bits"),
     ]
@@ -89,15 +88,13 @@ def sic_at_thresholds_reference(score_sig: Tensor, score_bkg: Tensor, thresholds
 
 
 def _sic_cases() -> list[Case]:
-    g = _g(21)
-    s64 = torch.randn(300, generator=g, dtype=torch.float64) + 1.5
-    b64 = torch.randn(2000, generator=g, dtype=torch.float64)
     return [
         Case((torch.tensor([0.9, 0.8, 0.3, 0.7]), torch.tensor([0.1, 0.2, 0.6, 0.4, 0.95]),
               torch.tensor([0.0, 0.5, 0.75])), description="4 signal, 5 background events"),
-        Case((torch.randn(500, generator=g) + 1.0, torch.randn(1000, generator=g), torch.linspace(-1.0, 2.0, 7)),
-             description="Gaussian scores, 7 thresholds"),
-        Case((s64, b64, torch.tensor([0.0, 1.0, 2.0], dtype=torch.float64)), description="float64 scores"),
+        Case.of(f"{randn_code(500, seed=1)} + 1.0, {randn_code(1000, seed=2)}, torch.linspace(-1.0, 2.0, 7)",
+                "Gaussian scores, 7 thresholds"),
+        Case.of(f"{randn_code(300, seed=3, dtype='float64')} + 1.5, {randn_code(2000, seed=4, dtype='float64')}, "
+                "torch.tensor([0.0, 1.0, 2.0], dtype=torch.float64)", "float64 scores"),
         Case((torch.tensor([2.0, 3.0]), torch.tensor([1.0, 1.0, 1.0, 4.0]), torch.tensor([1.5])),
              description="one threshold"),
     ]

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from helpers import vae
-from helpers.checks import Case, ExerciseError, check_function
+from helpers.checks import Case, ExerciseError, check_function, randn_code
 
 __all__ = ["check_gaussian_kl", "check_iwae_from_log_weights", "check_ppca_log_prob", "check_reparameterize"]
 
@@ -24,29 +24,28 @@ def _g(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def _finite(t: Tensor) -> Tensor:
-    """Replace inf/NaN by a huge number, so a mistake that blows up on a case never 'matches' it."""
-    return torch.nan_to_num(t, nan=1e30, posinf=1e30, neginf=-1e30)
-
-
 # --------------------------------------------------------------------------- gaussian_kl
 def _kl_cases() -> list[Case]:
-    g = _g(11)
     return [
-        Case((torch.randn(5, 4, generator=g), torch.randn(5, 4, generator=g)), description="a batch of 5, d = 4"),
+        Case.of(f"{randn_code(5, 4, seed=1)}, {randn_code(5, 4, seed=2)}", "a batch of 5, d = 4"),
         Case((torch.zeros(2, 3), torch.zeros(2, 3)), description="q equals the prior: KL must be 0"),
         Case((torch.tensor([[1.0, -2.0]]), torch.zeros(1, 2)), description="unit variances, shifted means"),
-        Case((torch.zeros(1, 2), torch.tensor([[math.log(4.0), math.log(0.25)]])),
-             description="zero means, variances 4 and 1/4"),
-        Case((torch.randn(3, 1, generator=g, dtype=torch.float64), torch.randn(3, 1, generator=g, dtype=torch.float64)),
-             description="d = 1, float64"),
+        Case.of("torch.zeros(1, 2), torch.tensor([[math.log(4.0), math.log(0.25)]])",
+                "zero means, variances 4 and 1/4"),
+        Case.of(f"{randn_code(3, 1, seed=3, dtype='float64')}, {randn_code(3, 1, seed=4, dtype='float64')}",
+                "d = 1, float64"),
     ]
 
 
+_LOGVAR_NAN = ("logvar is log sigma^2 and is often negative: sigma = exp(logvar / 2) and sigma^2 = exp(logvar). "
+               "A square root or a log of logvar itself gives NaN")
+
 _KL_MISTAKES: dict[str, Callable] = {
+    "mu^2 enters with a plus sign: KL = 1/2 sum(sigma^2 + mu^2 - 1 - log sigma^2)":
+        lambda mu, lv: 0.5 * (lv.exp() - mu**2 - 1 - lv).sum(-1),
     "the factor 1/2 is missing": lambda mu, lv: (lv.exp() + mu**2 - 1 - lv).sum(-1),
     "logvar was used as the standard deviation (use sigma^2 = exp(logvar))":
-        lambda mu, lv: _finite(0.5 * (lv**2 + mu**2 - 1 - torch.log(lv**2)).sum(-1)),
+        lambda mu, lv: 0.5 * (lv**2 + mu**2 - 1 - torch.log(lv**2)).sum(-1),
     "the '- 1' term is missing": lambda mu, lv: 0.5 * (lv.exp() + mu**2 - lv).sum(-1),
     "the sign of log sigma^2 is flipped": lambda mu, lv: 0.5 * (lv.exp() + mu**2 - 1 + lv).sum(-1),
     "you averaged over the latent dimensions instead of summing":
@@ -58,22 +57,33 @@ _KL_MISTAKES: dict[str, Callable] = {
 
 def check_gaussian_kl(student_fn: Callable) -> None:
     """Check ``gaussian_kl(mu, logvar) -> (batch,)``: KL(N(mu, diag e^logvar) || N(0, I)) summed over dims."""
-    check_function(student_fn, vae.gaussian_kl, _kl_cases(), name="gaussian_kl", known_mistakes=_KL_MISTAKES)
+    check_function(student_fn, vae.gaussian_kl, _kl_cases(), name="gaussian_kl", known_mistakes=_KL_MISTAKES,
+                   invariants={"a KL divergence is never negative": lambda got: bool((got >= -1e-6).all())},
+                   nan_hint=_LOGVAR_NAN)
 
 
 # --------------------------------------------------------------------------- reparameterize
 def _reparam_cases() -> list[Case]:
-    g = _g(12)
+    """Arguments (mu, logvar, seed); the student's function gets generator=torch.Generator().manual_seed(seed)."""
+    def case(mu: str, logvar: str, seed: int, what: str) -> Case:
+        scope = {"torch": torch, "math": math}
+        return Case((eval(mu, scope), eval(logvar, scope), seed), description=what,  # noqa: S307 - our own source
+                    code=f"{mu}, {logvar}, generator=torch.Generator().manual_seed({seed})")
+
     return [
-        Case((torch.zeros(4, 2), torch.zeros(4, 2), 0), description="standard normal"),
-        Case((torch.tensor([[3.0, -1.0]]), torch.tensor([[math.log(9.0), math.log(0.01)]]), 1),
-             description="means 3, -1 with variances 9, 0.01"),
-        Case((torch.randn(6, 3, generator=g), torch.randn(6, 3, generator=g), 2), description="a batch of 6, d = 3"),
+        case("torch.zeros(4, 2)", "torch.zeros(4, 2)", 0, "standard normal"),
+        case("torch.tensor([[3.0, -1.0]])", "torch.tensor([[math.log(9.0), math.log(0.01)]])", 1,
+             "means 3, -1 with variances 9, 0.01"),
+        case(randn_code(6, 3, seed=5), randn_code(6, 3, seed=6), 2, "a batch of 6, d = 3"),
     ]
 
 
 def _with_seed(fn: Callable) -> Callable:
     return lambda mu, logvar, seed: fn(mu, logvar, generator=_g(seed))
+
+
+def _reference_reparameterize(mu: Tensor, logvar: Tensor, seed: int) -> Tensor:
+    return vae.reparameterize(mu, logvar, generator=_g(seed))
 
 
 def _eps(mu: Tensor, seed: int) -> Tensor:
@@ -96,8 +106,8 @@ def check_reparameterize(student_fn: Callable) -> None:
     """
     if not callable(student_fn):
         raise ExerciseError(f"reparameterize should be a function, but it is {type(student_fn).__name__}")
-    check_function(_with_seed(student_fn), _with_seed(vae.reparameterize), _reparam_cases(), name="reparameterize",
-                   known_mistakes=_REPARAM_MISTAKES)
+    check_function(_with_seed(student_fn), _reference_reparameterize, _reparam_cases(), name="reparameterize",
+                   known_mistakes=_REPARAM_MISTAKES, quiet=True)
     mu = torch.zeros(3, 2, requires_grad=True)
     logvar = torch.zeros(3, 2, requires_grad=True)
     z = student_fn(mu, logvar, generator=_g(0))
@@ -109,6 +119,7 @@ def check_reparameterize(student_fn: Callable) -> None:
     if mu.grad is None or logvar.grad is None or not torch.allclose(mu.grad, torch.ones_like(mu)):
         raise ExerciseError("the gradient of sum(z) with respect to mu should be 1 for every entry; "
                             f"got {None if mu.grad is None else mu.grad.tolist()}")
+    print(f"✓ reparameterize: all {len(_reparam_cases())} checks passed, and z is differentiable in mu and logvar")
 
 
 # --------------------------------------------------------------------------- IWAE from log-weights
@@ -117,14 +128,13 @@ def _reference_iwae(log_w: Tensor) -> Tensor:
 
 
 def _iwae_cases() -> list[Case]:
-    g = _g(13)
     return [
         Case((torch.zeros(5, 2),), description="all weights 1: the bound is 0"),
-        Case((torch.log(torch.tensor([[1.0], [3.0]])),), description="weights 1 and 3: log 2"),
-        Case((torch.randn(50, 4, generator=g),), description="k = 50, batch of 4"),
+        Case.of("torch.log(torch.tensor([[1.0], [3.0]]))", "weights 1 and 3: log 2"),
+        Case.of(randn_code(50, 4, seed=7), "k = 50, batch of 4"),
         Case((torch.tensor([[-1000.0, 800.0], [-1001.0, 805.0], [-999.0, 790.0]]),),
              description="log-weights near -1000 and +800, as for 64-pixel images"),
-        Case((torch.randn(1, 3, generator=g, dtype=torch.float64),), description="k = 1 equals the log-weight"),
+        Case.of(randn_code(1, 3, seed=8, dtype="float64"), "k = 1 equals the log-weight"),
     ]
 
 
@@ -150,15 +160,14 @@ def _ppca_reference(x: Tensor, weight: Tensor, mean: Tensor, sigma2: float) -> T
 
 
 def _ppca_cases() -> list[Case]:
-    g = _g(14)
-    d64 = torch.float64
+    d64 = "float64"
     return [
-        Case((torch.zeros(1, 2, dtype=d64), torch.zeros(2, 1, dtype=d64), torch.zeros(2, dtype=d64), 1.0),
-             description="W = 0, sigma2 = 1: a standard normal in 2D"),
-        Case((torch.randn(4, 3, generator=g, dtype=d64), torch.randn(3, 1, generator=g, dtype=d64),
-              torch.randn(3, generator=g, dtype=d64), 0.5), description="D = 3, d = 1"),
-        Case((torch.randn(6, 5, generator=g, dtype=d64), torch.randn(5, 2, generator=g, dtype=d64),
-              torch.randn(5, generator=g, dtype=d64), 0.04), description="D = 5, d = 2, small noise"),
+        Case.of("torch.zeros(1, 2, dtype=torch.float64), torch.zeros(2, 1, dtype=torch.float64), "
+                "torch.zeros(2, dtype=torch.float64), 1.0", "W = 0, sigma2 = 1: a standard normal in 2D"),
+        Case.of(f"{randn_code(4, 3, seed=9, dtype=d64)}, {randn_code(3, 1, seed=10, dtype=d64)}, "
+                f"{randn_code(3, seed=11, dtype=d64)}, 0.5", "D = 3, d = 1"),
+        Case.of(f"{randn_code(6, 5, seed=12, dtype=d64)}, {randn_code(5, 2, seed=13, dtype=d64)}, "
+                f"{randn_code(5, seed=14, dtype=d64)}, 0.04", "D = 5, d = 2, small noise"),
     ]
 
 
