@@ -128,3 +128,17 @@ def test_the_instructor_guide_shows_the_points_the_grader_gives():
     shown = [int(n) for n in re.findall(r"\| coding, auto-checked, (\d+) points? \|", guide)]
     given = [ex.points for c in sorted((ROOT / "chapters").glob("*.ipynb")) for ex in grade.exercises(c)]
     assert shown == given
+
+
+def test_no_chapter_imports_an_exercises_function_before_the_exercise():
+    # `from helpers.vae import gaussian_kl` above the exercise would hand the student the answer
+    for chapter in sorted((ROOT / "chapters").glob("*.ipynb")):
+        cells = json.loads(chapter.read_text())["cells"]
+        for i, cell in enumerate(cells):
+            if "exercise-solution" not in cell.get("metadata", {}).get("tags", []):
+                continue
+            name = re.search(r"^def (\w+)", "".join(cell["source"]), re.M).group(1)
+            for before in cells[:i]:
+                src = "".join(before["source"]) if before["cell_type"] == "code" else ""
+                assert not re.search(rf"^from helpers[.\w]* import [^\n]*\b{name}\b", src, re.M), \
+                    f"{chapter.name} imports {name} before its exercise"
