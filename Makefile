@@ -8,6 +8,7 @@
 #   make gan-seeds  rerun the 3-seed GAN mode-coverage table (helpers/results/gan_mode_coverage_seeds.json)
 #   make comparison-seeds  rerun the seeds of the comparison chapter (helpers/results/comparison_seeds.json)
 #   make student  student versions of the notebooks in student/ (FORCE=1 to replace)
+#   make student-book  the HTML book without solutions, in _build/student-html (after make book)
 #   make grade SUBMISSIONS=dir  grade submitted notebooks, each answer sandboxed; grades/grades.{csv,json}
 
 PYTHON ?= python3
@@ -16,7 +17,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 BOOK_STAMP := $(VENV)/.book-assets-stamp
 
-.PHONY: install install-book book test lab bench robust student grade gan-seeds comparison-seeds clean
+.PHONY: install install-book book test lab bench robust student student-book grade gan-seeds comparison-seeds clean
 
 # Two tiers. `install` needs only Python (enough for lab, student, bench, robust and the seed
 # scripts); `install-book` adds what only the HTML book and its browser test use: the JavaScript
@@ -65,6 +66,9 @@ comparison-seeds: install
 
 student: install
 	$(PY) tools/make_student.py --out student $(if $(FORCE),--force)
+
+student-book: book
+	$(PY) tools/student_book.py --out _build/student-html
 
 grade: install
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder-of-notebooks [OUT=grades]"; exit 2; }

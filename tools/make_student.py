@@ -74,15 +74,22 @@ def stub_solution(source: str, number: int, where: str) -> str:
     return "\n".join(out)
 
 
-def student_notebook(path: Path) -> nbformat.NotebookNode:
-    nb = nbformat.read(path, as_version=4)
+def student_notebook(path: Path, nb: nbformat.NotebookNode | None = None, *,
+                     keep_outputs: bool = False) -> nbformat.NotebookNode:
+    """The student version of the chapter at ``path`` (or of its executed copy ``nb``).
+
+    ``keep_outputs`` keeps the outputs of every cell but the exercises' solution and check cells
+    (the student edition of the HTML book shows the chapter's results, not its answers).
+    """
+    nb = nbformat.read(path, as_version=4) if nb is None else nb
     number = 0
     for cell in nb.cells:
         tags = cell.get("metadata", {}).get("tags", [])
         if cell.cell_type == "markdown":
             cell.source = strip_solution_blocks(cell.source)
         elif cell.cell_type == "code":
-            cell.outputs, cell.execution_count = [], None
+            if not keep_outputs or {"exercise-solution", "exercise-check"} & set(tags):
+                cell.outputs, cell.execution_count = [], None
             if "exercise-solution" in tags:
                 number += 1
                 cell.source = stub_solution(cell.source, number, f"{path.name}, coding exercise {number}")
