@@ -6,7 +6,7 @@ from exercise_solutions import solution
 
 from helpers import diffusion
 from helpers.checks import ExerciseError
-from helpers.checks.diffusion import check_eps_to_score, check_predict_x0, check_q_sample
+from helpers.checks.diffusion import check_ancestral_sample, check_eps_to_score, check_predict_x0, check_q_sample
 
 
 def _bcast(a, like):
@@ -72,3 +72,33 @@ def test_predict_x0_check():
     with pytest.raises(ExerciseError, match="dtype mistake"):
         check_predict_x0(float64)
     assert torch.is_tensor(diffusion.predict_x0(torch.zeros(1, 2), 0, torch.zeros(1, 2), torch.tensor([0.5])))
+
+
+def test_ancestral_sample_check_passes_the_chapters_answer(capsys):
+    check_ancestral_sample(solution("ancestral_sample"))
+    assert "✓ ancestral_sample" in capsys.readouterr().out
+
+
+def _sampler(noise=True, divide_by_abar=False, ascending=False):
+    def ancestral_sample(eps_model, betas, shape, generator=None):
+        alphas = 1 - betas
+        abar = torch.cumprod(alphas, 0)
+        x = torch.randn(shape, generator=generator, dtype=betas.dtype)
+        steps = range(len(betas)) if ascending else reversed(range(len(betas)))
+        for t in steps:
+            eps = eps_model(x, torch.full((shape[0],), t, dtype=torch.long))
+            x = (x - betas[t] / torch.sqrt(1 - abar[t]) * eps) / torch.sqrt(abar[t] if divide_by_abar else alphas[t])
+            if t > 0 and noise:
+                x = x + torch.sqrt(betas[t]) * torch.randn(shape, generator=generator, dtype=betas.dtype)
+        return x
+    return ancestral_sample
+
+
+@pytest.mark.parametrize("wrong,words", [
+    (_sampler(noise=False), "no noise is added"),
+    (_sampler(divide_by_abar=True), "divides by sqrt\\(abar_t\\)"),
+    (_sampler(ascending=True), "down to 0"),
+])
+def test_ancestral_sample_check_names_the_mistake(wrong, words):
+    with pytest.raises(ExerciseError, match=words):
+        check_ancestral_sample(wrong)

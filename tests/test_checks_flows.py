@@ -8,7 +8,7 @@ from exercise_solutions import solution
 
 from helpers.checks import ExerciseError
 from helpers.checks.boltzmann import check_effective_sample_size
-from helpers.checks.flows import check_affine_coupling
+from helpers.checks.flows import check_affine_coupling, check_coupling_inverse
 
 
 def test_affine_coupling_reference_passes(capsys):
@@ -83,3 +83,26 @@ def test_ess_constant_answer_is_named_as_such():
     with pytest.raises(ExerciseError, match="returns the same value") as err:
         check_effective_sample_size(lambda lw: 1.0)
     assert "return the fraction" not in str(err.value)
+
+
+def test_coupling_inverse_check_passes_the_chapters_answer(capsys):
+    check_coupling_inverse(solution("coupling_inverse"))
+    assert "✓ coupling_inverse" in capsys.readouterr().out
+
+
+def _inverse(on_y_only=True, sign=-1.0):
+    def coupling_inverse(y, mask, conditioner):
+        mask = mask.to(y)
+        shift, log_scale = conditioner(y * mask if on_y_only else y)
+        x = y * mask + (1 - mask) * (y - shift) * torch.exp(-log_scale)
+        return x, sign * ((1 - mask) * log_scale).sum(-1)
+    return coupling_inverse
+
+
+@pytest.mark.parametrize("wrong,words", [
+    (_inverse(on_y_only=False), "not the inverse of the coupling layer"),
+    (_inverse(sign=1.0), "it has the sign of the forward one"),
+])
+def test_coupling_inverse_check_names_the_mistake(wrong, words):
+    with pytest.raises(ExerciseError, match=words):
+        check_coupling_inverse(wrong)

@@ -6,7 +6,12 @@ import torch.nn.functional as F
 from exercise_solutions import solution
 
 from helpers.checks import ExerciseError
-from helpers.checks.gan import check_generator_loss_non_saturating, check_optimal_discriminator, check_r1_penalty
+from helpers.checks.gan import (
+    check_discriminator_step,
+    check_generator_loss_non_saturating,
+    check_optimal_discriminator,
+    check_r1_penalty,
+)
 
 
 def test_optimal_discriminator_check_passes_the_reference(capsys):
@@ -59,3 +64,34 @@ def _norm(disc, real):
     real = real.detach().requires_grad_(True)
     (g,) = torch.autograd.grad(disc(real).sum(), real, create_graph=True)
     return g.norm(dim=1).mean()
+
+
+def test_discriminator_step_check_passes_the_chapters_answer(capsys):
+    check_discriminator_step(solution("discriminator_step"))
+    assert "✓ discriminator_step" in capsys.readouterr().out
+
+
+def _step(zero_grad=True, detach=True, swap=False, reduction="mean"):
+    def discriminator_step(disc, optimizer, real, fake):
+        if zero_grad:
+            optimizer.zero_grad()
+        fake = fake.detach() if detach else fake
+        pos, neg = (fake, real) if swap else (real, fake)
+        ones, zeros = torch.ones(len(pos), dtype=pos.dtype), torch.zeros(len(neg), dtype=neg.dtype)
+        loss = (F.binary_cross_entropy_with_logits(disc(pos), ones, reduction=reduction)
+                + F.binary_cross_entropy_with_logits(disc(neg), zeros, reduction=reduction))
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+    return discriminator_step
+
+
+@pytest.mark.parametrize("wrong,words", [
+    (_step(zero_grad=False), "zero_grad"),
+    (_step(detach=False), "sent gradients into the generator"),
+    (_step(swap=True), "labels are swapped"),
+    (_step(reduction="sum"), "sums over the batch"),
+])
+def test_discriminator_step_check_names_the_mistake(wrong, words):
+    with pytest.raises(ExerciseError, match=words):
+        check_discriminator_step(wrong)

@@ -75,3 +75,33 @@ def test_ppca_check():
 
     with pytest.raises(ExerciseError, match="sigma instead of sigma"):
         checks.check_ppca_log_prob(sigma_not_squared)
+
+
+def _iwae_variant(mean_of_logs=False, with_q=True, naive=False):
+    def iwae_bound(x, encoder, log_joint, k, generator=None):
+        mu, logvar = encoder(x)
+        eps = torch.randn((k, *mu.shape), generator=generator, dtype=mu.dtype)
+        z = mu + torch.exp(0.5 * logvar) * eps
+        log_q = (-0.5 * (eps**2 + logvar + math.log(2 * math.pi))).sum(-1)
+        log_w = log_joint(x, z) - (log_q if with_q else 0)
+        if mean_of_logs:
+            return log_w.mean(0)
+        if naive:
+            return log_w.exp().mean(0).log()
+        return torch.logsumexp(log_w, 0) - math.log(k)
+    return iwae_bound
+
+
+def test_iwae_bound_check_passes_the_chapters_answer(capsys):
+    checks.check_iwae_bound(solution("iwae_bound"))
+    assert "✓ iwae_bound" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong,words", [
+    (_iwae_variant(mean_of_logs=True), "does not tighten as k grows"),
+    (_iwae_variant(with_q=False), "with the exact posterior as the encoder"),
+    (_iwae_variant(naive=True), "far from the data"),
+])
+def test_iwae_bound_check_tests_what_a_bound_must_do(wrong, words):
+    with pytest.raises(ExerciseError, match=words):
+        checks.check_iwae_bound(wrong)

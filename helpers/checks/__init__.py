@@ -13,6 +13,8 @@ holds the machinery they share.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
 import os
 import sys
@@ -25,7 +27,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["Case", "ExerciseError", "check_function", "compare", "randn_code", "reference_guard"]
+__all__ = ["Case", "ExerciseError", "call_student", "check_function", "compare", "randn_code", "reference_guard"]
 
 _HELPERS = Path(__file__).resolve().parents[1]  # the package whose functions are the book's answers
 _CHECKS = Path(__file__).resolve().parent
@@ -193,7 +195,8 @@ def reference_guard(reference_fn: Callable | None = None) -> Iterator[list[str]]
     Yields the list that collects ``module.function`` names; the caller refuses the answer if it is
     not empty. ``reference_fn`` is recorded too, wherever it is defined. Only calls made by the
     student's code count: a function of ``helpers`` that torch calls (the ``forward`` of a network
-    the check passes in) or that another ``helpers`` function calls is not recorded.
+    the check passes in) or that ``helpers`` calls (a model the check hands over) is not recorded;
+    an answer that *is* a ``helpers`` function is caught by ``_refuse_answer``.
     """
     seen: list[str] = []
     ref_code = getattr(reference_fn, "__code__", None)
@@ -202,8 +205,8 @@ def reference_guard(reference_fn: Callable | None = None) -> Iterator[list[str]]
     def profile(frame: Any, event: str, arg: Any) -> None:
         if event != "call" or not _is_answer_code(frame.f_code, ref_code):
             return
-        caller = frame.f_back
-        if caller is None or not (_is_answer_code(caller.f_code, ref_code) or _is_library(caller.f_code)):
+        caller = frame.f_back  # the student's code, not helpers (a network or model the check passes in)
+        if caller is None or not (caller.f_code.co_filename.startswith(str(_HELPERS)) or _is_library(caller.f_code)):
             seen.append(f"{frame.f_globals.get('__name__', '?')}.{frame.f_code.co_name}")
 
     sys.setprofile(profile)
@@ -211,6 +214,63 @@ def reference_guard(reference_fn: Callable | None = None) -> Iterator[list[str]]
         yield seen
     finally:
         sys.setprofile(previous)
+
+
+def _refuse_answer(student_fn: Any, name: str, reference_fn: Callable | None = None) -> None:
+    """Refuse a student function that is, or wraps without calling from its own code, the book's answer."""
+    ref_code = getattr(reference_fn, "__code__", None)
+    todo, seen = [student_fn], set()
+    while todo:
+        fn = todo.pop()
+        if id(fn) in seen:
+            continue
+        seen.add(id(fn))
+        if isinstance(fn, functools.partial):
+            todo.append(fn.func)
+            continue
+        code = getattr(fn, "__code__", None)
+        if code is None:
+            continue
+        if _is_answer_code(code, ref_code):
+            module = getattr(fn, "__module__", "?")
+            raise ExerciseError(
+                f"{name} is the book's own implementation ({module}.{code.co_name}). The exercise is to write it "
+                f"yourself, with torch; an answer that uses helpers scores zero."
+            )
+        if code.co_filename.startswith(str(_CHECKS)):  # a check's wrapper around the student's function
+            todo += [c.cell_contents for c in (fn.__closure__ or ()) if callable(c.cell_contents)]
+
+
+def call_student(student_fn: Any, *args: Any, name: str, what: str = "", guard: bool = True, **kwargs: Any) -> Any:
+    """Call the student's function for a behavioural check, as ``check_function`` calls it.
+
+    A stub, an exception, or a call into the book's own implementation becomes an
+    ``ExerciseError`` whose message names ``what`` the call was (e.g. "on a linear-Gaussian model").
+    ``guard=False`` skips recording the calls into ``helpers`` (it slows a call down several
+    times; for the repeated calls of a loop whose first call was guarded).
+    """
+    if not callable(student_fn):
+        raise ExerciseError(f"{name} should be a function, but it is {_describe(student_fn)}")
+    _refuse_answer(student_fn, name)
+    where = f" {what}" if what else ""
+    with reference_guard() if guard else contextlib.nullcontext([]) as used:
+        try:
+            out = student_fn(*args, **kwargs)
+        except NotImplementedError as exc:
+            raise ExerciseError(
+                f"{name} is not written yet ({exc}). Replace the `raise NotImplementedError` line in the "
+                f"exercise cell with your code, run that cell, then run this check again."
+            ) from None
+        except ExerciseError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure of the student's code is reported
+            raise ExerciseError(f"{name} raised {type(exc).__name__}: {exc}{where}") from None
+    if used:
+        raise ExerciseError(
+            f"{name} calls the book's own implementation ({', '.join(dict.fromkeys(used))}). The exercise is "
+            f"to write it yourself, with torch; an answer that uses helpers scores zero."
+        )
+    return out
 
 
 @dataclass
@@ -256,6 +316,7 @@ def check_function(
     """
     if not callable(student_fn):
         raise ExerciseError(f"{name} should be a function, but it is {_describe(student_fn)}")
+    _refuse_answer(student_fn, name, reference_fn)
     outcomes = []
     for i, case in enumerate(cases, 1):
         out = _Outcome(case, f"case {i}/{len(cases)}" + (f" ({case.description})" if case.description else ""))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from helpers.checks import Case, check_function, randn_code
+from helpers.checks import Case, ExerciseError, call_student, check_function, randn_code
 from helpers.flows import affine_coupling_forward
 
 
@@ -83,3 +83,63 @@ def check_affine_coupling(affine_coupling) -> None:
             "this is the inverse map (x - t) * exp(-s); the forward map is x * exp(s) + t": _inverse_direction,
         },
     )
+
+
+# --------------------------------------------------------------------------- the inverse of a coupling layer
+def _inverse_problems() -> list[tuple[Tensor, Tensor, FixedConditioner, str]]:
+    d64 = torch.float64
+    g = torch.Generator().manual_seed(21)
+    return [
+        (torch.randn(6, 2, generator=g, dtype=d64), torch.tensor([1.0, 0.0], dtype=d64),
+         FixedConditioner(2, 5, d64), "6 points in 2D, mask [1, 0]"),
+        (torch.randn(5, 4, generator=g, dtype=d64) * 2, torch.tensor([0.0, 1.0, 0.0, 1.0], dtype=d64),
+         FixedConditioner(4, 6, d64), "5 points in 4D, checkerboard mask [0, 1, 0, 1]"),
+        (torch.randn(4, 3, generator=g, dtype=d64), torch.tensor([1.0, 1.0, 0.0], dtype=d64),
+         FixedConditioner(3, 7, d64), "4 points in 3D, mask [1, 1, 0]"),
+    ]
+
+
+def check_coupling_inverse(coupling_inverse) -> None:
+    """Check ``coupling_inverse(y, mask, conditioner) -> (x, log|det dx/dy|)`` by what an inverse must do.
+
+    On every case (float64): the layer's forward map undoes it, ``forward(inverse(y)) = y`` and
+    ``inverse(forward(x)) = x``; its log-determinant is minus the forward one; and it equals
+    ``log|det|`` of the Jacobian of the student's own map, computed by autograd for each point.
+    """
+    name = "coupling_inverse"
+    for x, mask, cond, what in _inverse_problems():
+        y, fwd_log_det = affine_coupling_forward(x, mask, cond)
+        out = call_student(coupling_inverse, y.clone(), mask.clone(), cond, name=name, what=f"on {what}")
+        if not (isinstance(out, tuple) and len(out) == 2 and all(isinstance(v, Tensor) for v in out)):
+            raise ExerciseError(f"{name} should return a pair (x, log_det) of tensors, got {type(out).__name__}")
+        x_back, log_det = out
+        if x_back.shape != x.shape or log_det.shape != x.shape[:1]:
+            raise ExerciseError(f"shape mistake on {what}: x should have shape {tuple(x.shape)} and log_det "
+                                f"{tuple(x.shape[:1])}, got {tuple(x_back.shape)} and {tuple(log_det.shape)}")
+        err = float((x_back - x).abs().max())
+        if err > 1e-8:
+            hint = ""
+            if float((x_back[:, mask.bool()] - x[:, mask.bool()]).abs().max()) > 1e-8:
+                hint = " The passed-through dimensions (mask = 1) must come back unchanged: x = y there."
+            else:
+                hint = (" The passed-through part is right; undo the others' scale and shift in the reverse "
+                        "order, with (t, s) from conditioner(mask * y): the conditioner must see only what "
+                        "passed through, which y and x share.")
+            raise ExerciseError(f"{name} is not the inverse of the coupling layer on {what}: "
+                                f"forward then inverse misses x by up to {err:.3g}.{hint}")
+        again = call_student(coupling_inverse, *affine_coupling_forward(x_back.detach(), mask, cond)[:1], mask, cond,
+                             name=name)[0]
+        if float((again - x).abs().max()) > 1e-8:
+            raise ExerciseError(f"{name} gives different answers for the same input on {what}")
+        if float((log_det + fwd_log_det).abs().max()) > 1e-8:
+            sign = " (it has the sign of the forward one)" if float((log_det - fwd_log_det).abs().max()) < 1e-8 else ""
+            raise ExerciseError(f"log_det should be log|det dx/dy| = minus the forward layer's log-determinant on "
+                                f"{what}{sign}; got {log_det.tolist()}, expected {(-fwd_log_det).tolist()}")
+        for i in range(min(3, y.shape[0])):
+            jac = torch.autograd.functional.jacobian(
+                lambda v, m=mask, c=cond: call_student(coupling_inverse, v[None], m, c, name=name)[0][0], y[i])
+            if float(abs(torch.linalg.slogdet(jac).logabsdet - log_det[i])) > 1e-8:
+                raise ExerciseError(f"log_det of point {i} on {what} is not log|det| of the Jacobian of your own "
+                                    f"map (autograd gives {float(torch.linalg.slogdet(jac).logabsdet):.6g})")
+    print(f"✓ {name}: the inverse of the coupling layer on all {len(_inverse_problems())} cases, with the right "
+          "log-determinant")

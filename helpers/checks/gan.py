@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from helpers import gan
-from helpers.checks import Case, check_function, randn_code
+from helpers.checks import Case, ExerciseError, call_student, check_function, randn_code
 
 __all__ = ["check_generator_loss_non_saturating", "check_optimal_discriminator", "check_r1_penalty"]
 
@@ -150,3 +150,114 @@ def check_r1_penalty(student_fn) -> None:
             "you summed over the points; average over the batch instead": lambda d, x: _r1_sum(d, x).detach(),
         },
     )
+
+
+# ----------------------------------------------------------------- one discriminator step
+
+def _reference_step(disc: nn.Module, optimizer: torch.optim.Optimizer, real: Tensor, fake: Tensor) -> float:
+    optimizer.zero_grad()
+    real_logits, fake_logits = disc(real), disc(fake.detach())
+    loss = (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+            + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+    loss.backward()
+    optimizer.step()
+    return float(loss.detach())
+
+
+def _labels_swapped(disc, optimizer, real, fake):
+    return _reference_step(disc, optimizer, fake.detach(), real)
+
+
+def _no_zero_grad(disc, optimizer, real, fake):
+    real_logits, fake_logits = disc(real), disc(fake.detach())
+    loss = (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+            + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+    loss.backward()
+    optimizer.step()
+    return float(loss.detach())
+
+
+def _summed(disc, optimizer, real, fake):
+    optimizer.zero_grad()
+    real_logits, fake_logits = disc(real), disc(fake.detach())
+    loss = (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits), reduction="sum")
+            + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits), reduction="sum"))
+    loss.backward()
+    optimizer.step()
+    return float(loss.detach())
+
+
+_STEP_MISTAKES = {
+    "the labels are swapped: real points must get label 1 and generated ones label 0": _labels_swapped,
+    "the gradients of the previous step were not cleared (call optimizer.zero_grad() first)": _no_zero_grad,
+    "the loss sums over the batch; take the mean of each term": _summed,
+}
+
+
+def _one_step(step, seed: int) -> tuple[list[Tensor], object, Tensor]:
+    """Run ``step`` once from a fixed state with stale gradients planted; the parameters after it, its return."""
+    torch.manual_seed(seed)
+    disc = nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 1), nn.Flatten(0)).double()
+    gen = nn.Linear(2, 2).double()
+    g = torch.Generator().manual_seed(seed)
+    real = torch.randn(32, 2, generator=g, dtype=torch.float64) + 2.0
+    fake = gen(torch.randn(24, 2, generator=g, dtype=torch.float64))
+    for p in disc.parameters():
+        p.grad = torch.randn(p.shape, generator=g, dtype=torch.float64)  # left over from an earlier step
+    opt = torch.optim.SGD(disc.parameters(), lr=0.1)
+    out = step(disc, opt, real, fake)
+    gen_grad = [p.grad for p in gen.parameters()]
+    return [p.detach().clone() for p in disc.parameters()], out, gen_grad
+
+
+def check_discriminator_step(discriminator_step) -> None:
+    """Check ``discriminator_step(disc, optimizer, real, fake) -> float`` by what one training step must do.
+
+    1. From the same state (with stale gradients left in the parameters) it must move the
+       discriminator's parameters exactly as one step of the optimizer on the mean binary
+       cross-entropy, real labelled 1 and generated 0, and return that loss.
+    2. It must not send gradients into the generator that made ``fake``.
+    3. Repeated on a tiny problem whose answer is known, a discriminator with one free logit per
+       point of a 5-point space, it must approach the optimal D* = p_data / (p_data + p_G).
+    """
+    name = "discriminator_step"
+    ref_params, ref_loss, _ = _one_step(_reference_step, 0)
+    params, loss, gen_grad = _one_step(
+        lambda *a: call_student(discriminator_step, *a, name=name, what="on a small MLP discriminator"), 0)
+    if any(g is not None and bool(g.abs().sum() > 0) for g in gen_grad):
+        raise ExerciseError(f"{name} sent gradients into the generator that produced `fake`: the discriminator's "
+                            "step must treat the generated points as data (detach them)")
+    off = max(float((a - b).abs().max()) for a, b in zip(params, ref_params, strict=True))
+    if off > 1e-9:
+        msg = (f"{name} did not take one optimizer step on the discriminator's loss: after it the parameters differ "
+               f"from the right step by up to {off:.3g}")
+        for mistake, wrong in _STEP_MISTAKES.items():
+            wrong_params = _one_step(wrong, 0)[0]
+            if max(float((a - b).abs().max()) for a, b in zip(params, wrong_params, strict=True)) < 1e-9:
+                msg += f"\n  hint: your step matches a common mistake: {mistake}"
+                break
+        raise ExerciseError(msg)
+    try:
+        loss = float(loss)
+    except (TypeError, ValueError):
+        raise ExerciseError(f"{name} should return the loss as a float, got {type(loss).__name__}") from None
+    if abs(loss - ref_loss) > 1e-9:
+        raise ExerciseError(f"{name} returned {loss:.6g}; the loss at the start of the step is {ref_loss:.6g}")
+    # a tabular discriminator: logit_i for each point i of {0, ..., 4}, fed one-hot points
+    p_data = torch.tensor([0.4, 0.3, 0.15, 0.1, 0.05], dtype=torch.float64)
+    p_gen = torch.tensor([0.1, 0.1, 0.2, 0.3, 0.3], dtype=torch.float64)
+    eye = torch.eye(5, dtype=torch.float64)
+    real = eye.repeat_interleave((p_data * 200).round().long(), dim=0)  # a batch with exactly these frequencies
+    fake = eye.repeat_interleave((p_gen * 200).round().long(), dim=0)
+    table = nn.Sequential(nn.Linear(5, 1, bias=False), nn.Flatten(0)).double()
+    nn.init.zeros_(table[0].weight)
+    opt = torch.optim.Adam(table.parameters(), lr=0.1)
+    for _ in range(150):
+        call_student(discriminator_step, table, opt, real, fake, name=name, what="on the 5-point problem", guard=False)
+    d = torch.sigmoid(table[0].weight.detach()[0])
+    d_star = p_data / (p_data + p_gen)
+    if float((d - d_star).abs().max()) > 0.01:
+        raise ExerciseError(f"after 150 steps on a 5-point problem your discriminator gives D = "
+                            f"{[round(v, 3) for v in d.tolist()]}, but the optimum is D* = p_data / (p_data + p_G) = "
+                            f"{[round(v, 3) for v in d_star.tolist()]}")
+    print(f"✓ {name}: one exact optimizer step, no gradient into the generator, and it finds D* on a 5-point problem")

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from helpers import vae
-from helpers.checks import Case, ExerciseError, check_function, randn_code
+from helpers.checks import Case, ExerciseError, call_student, check_function, randn_code
 
 __all__ = ["check_gaussian_kl", "check_iwae_from_log_weights", "check_ppca_log_prob", "check_reparameterize"]
 
@@ -191,3 +191,83 @@ def check_ppca_log_prob(student_fn: Callable) -> None:
     """Check ``ppca_log_prob(x, W, mu, sigma2) -> (n,)``: log N(x; mu, W W^T + sigma2 I)."""
     check_function(student_fn, _ppca_reference, _ppca_cases(), name="ppca_log_prob",
                    known_mistakes=_PPCA_MISTAKES, atol=1e-6, rtol=1e-6)
+
+
+# --------------------------------------------------------------------------- the IWAE bound of a model
+def _ppca_problem() -> tuple[vae.PPCA, Tensor]:
+    """A pPCA model with one latent dimension (so its exact posterior is a diagonal Gaussian) and 4 points."""
+    g = _g(31)
+    model = vae.PPCA(torch.randn(3, 1, generator=g, dtype=torch.float64), torch.randn(3, generator=g,
+                     dtype=torch.float64), 0.5)
+    return model, model.sample(4, generator=g)
+
+
+def _log_joint(model: vae.PPCA) -> Callable[[Tensor, Tensor], Tensor]:
+    def log_joint(x: Tensor, z: Tensor) -> Tensor:
+        """log p(x, z) = log N(z; 0, I) + log N(x; W z + mu, sigma2 I): x (batch, D), z (k, batch, d) -> (k, batch)."""
+        return vae.gaussian_log_likelihood(z, torch.zeros_like(z), 0.0) + model.log_likelihood(x, z)
+    return log_joint
+
+
+def _exact_encoder(model: vae.PPCA) -> Callable[[Tensor], tuple[Tensor, Tensor]]:
+    def encoder(x: Tensor) -> tuple[Tensor, Tensor]:
+        """The exact posterior p(z | x) as (mu, logvar), each (batch, 1)."""
+        mean, cov = model.posterior(x)
+        return mean, cov.diagonal().log().expand_as(mean)
+    return encoder
+
+
+def _prior_encoder(x: Tensor) -> tuple[Tensor, Tensor]:
+    """q(z | x) = p(z) = N(0, 1) for every x: a poor proposal."""
+    zeros = torch.zeros(x.shape[0], 1, dtype=x.dtype)
+    return zeros, zeros.clone()
+
+
+def check_iwae_bound(iwae_bound: Callable) -> None:
+    """Check ``iwae_bound(x, encoder, log_joint, k, generator=None) -> (batch,)`` by what the bound must do.
+
+    On a pPCA model with one latent dimension, whose posterior and marginal are exact:
+    1. with the exact posterior as the encoder every importance weight is p(x), so the estimate
+       equals log p(x) for any k and any noise;
+    2. with the prior as the encoder, over 100 noise seeds the mean estimate stays below log p(x)
+       (within 4 standard errors) and grows from k = 1 to k = 64 by more than 4 standard errors;
+    3. for a point far from the data (log-weights near -10^5) it stays finite.
+    """
+    name = "iwae_bound"
+    model, x = _ppca_problem()
+    log_px = model.log_prob(x)
+    log_joint = _log_joint(model)
+    for k in (1, 5):
+        out = call_student(iwae_bound, x.clone(), _exact_encoder(model), log_joint, k,
+                           generator=_g(k), name=name, what=f"with the exact posterior, k = {k}")
+        if not isinstance(out, Tensor) or out.shape != (x.shape[0],):
+            raise ExerciseError(f"{name} should return a ({x.shape[0]},) tensor, one bound per point; got "
+                                f"{tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__}")
+        off = float((out - log_px).abs().max())
+        if off > 1e-8:
+            raise ExerciseError(
+                f"with the exact posterior as the encoder (k = {k}) every weight p(x, z) / q(z | x) equals p(x), so "
+                f"the bound must be log p(x) = {log_px.tolist()}; yours is {out.tolist()}. Check the log-weights: "
+                "log p(x, z) minus the log-density of z under the encoder's Gaussian, summed over the latent "
+                "dimensions.")
+    runs = {k: torch.stack([call_student(iwae_bound, x, _prior_encoder, log_joint, k, generator=_g(1000 + s),
+                                         name=name, guard=s == 0).detach() for s in range(100)]) for k in (1, 64)}
+    m1, m64 = runs[1].mean(0), runs[64].mean(0)
+    se64 = runs[64].std(0) / math.sqrt(100)
+    if bool((m64 > log_px + 4 * se64).any()):
+        raise ExerciseError(f"with the prior as the encoder, the mean of your k = 64 estimate over 100 seeds, "
+                            f"{m64.tolist()}, lies above log p(x) = {log_px.tolist()}: a bound cannot")
+    # summed over the 4 points, the gain from k = 1 to k = 64 against its standard error over the seeds
+    gain = runs[64].sum(1) - runs[1].sum(1)
+    if not float(gain.mean()) > 4 * float(gain.std()) / math.sqrt(100):
+        raise ExerciseError(
+            f"with the prior as the encoder, your estimate does not tighten as k grows: mean {m1.tolist()} for "
+            f"k = 1 and {m64.tolist()} for k = 64 (log p(x) = {log_px.tolist()}). The IWAE bound is the log of "
+            "the MEAN of the k weights; the mean of the log-weights is only the ELBO, for every k.")
+    far = torch.full((1, 3), 300.0, dtype=torch.float64)
+    out = call_student(iwae_bound, far, _prior_encoder, log_joint, 16, generator=_g(7), name=name,
+                       what="for a point far from the data")
+    if not bool(torch.isfinite(out).all()):
+        raise ExerciseError(f"{name} returned {out.tolist()} for a point far from the data, where the log-weights "
+                            "are near -10^5 and exp() underflows to 0: average the weights in log space")
+    print(f"✓ {name}: exact with the exact posterior, below log p(x) and tightening with k otherwise, and stable")
