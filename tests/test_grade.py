@@ -47,7 +47,7 @@ def graded(tmp_path_factory):
     nbformat.write(make_student.student_notebook(CH02), subs / f"stub_{CH02.name}")  # flat layout
     _submission(subs / "wrong" / CH02.name, KL + "    return (logvar.exp() + mu**2 - 1 - logvar).sum(-1)\n")
     _submission(subs / "loops" / CH02.name, "while True:\n    pass\n")
-    _submission(subs / "hoards" / CH02.name, "blocks = []\nwhile True:\n    blocks.append(bytearray(2**26))\n")
+    _submission(subs / "hoards" / CH02.name, "blocks = [bytearray(2**30) for _ in range(64)]\n")
     _submission(subs / "snoops" / CH02.name,
                 f"text = open({str(subs / 'reference' / CH02.name)!r}).read()\n",
                 "import socket\nsocket.create_connection(('127.0.0.1', 9), timeout=1)\n")
@@ -59,7 +59,7 @@ def graded(tmp_path_factory):
                 "    return vae.reparameterize(mu, logvar, generator)\n")
     out = tmp / "grades"
     proc = subprocess.run([sys.executable, str(ROOT / "tools" / "grade.py"), str(subs), "--out", str(out),
-                           "--cpu", "4", "--wall", "20", "--memory", "1536"],
+                           "--cpu", "5", "--wall", "30", "--memory", "1536"],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     rows = {(r["student"], r["exercise"]): r for r in csv.DictReader((out / "grades.csv").open())}

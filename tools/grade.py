@@ -356,6 +356,9 @@ def _run_one() -> int:
         status, message = "refused", str(exc)
     except MemoryError:
         status, message = "limit", "stopped: it needed more memory than the grader allows"
+    except RuntimeError as exc:  # torch's allocator reports the same limit as a RuntimeError
+        status, message = (("limit", "stopped: it needed more memory than the grader allows")
+                           if "allocate memory" in str(exc) else ("error", f"RuntimeError: {exc}"))
     except BaseException as exc:  # noqa: BLE001 - whatever the answer raised is its grade
         status, message = "error", f"{type(exc).__name__}: {exc}"
     sys.stdout.write(MARK + json.dumps({"status": status, "message": message[:4000]}) + "\n")
