@@ -111,6 +111,11 @@ def test_every_notebook_starts_with_the_current_colab_cell():
     proc = subprocess.run([sys.executable, str(ROOT / "tools" / "colab_cell.py"), "--check"],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr + " (run: python tools/colab_cell.py)"
+    # Colab installs the release the book was built with, not the moving main branch
+    version = re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M).group(1)
+    for path in _notebooks():
+        first = "".join(json.loads(path.read_text())["cells"][0]["source"])
+        assert f'.git@v{version}"' in first or f'@v{version}"' in first, f"{path.name} does not pin v{version}"
 
 
 def test_licences_citation_and_one_version():

@@ -1,9 +1,11 @@
 """Write (or refresh) the Colab set-up cell at the top of every chapter notebook.
 
 The cell installs ``helpers`` from the book's repository when the notebook runs in
-Google Colab and does nothing anywhere else. The repository URL is read from
-``_config.yml`` (its single home), so changing it there and re-running this
-script updates every notebook. The cell is tagged ``remove-cell`` (hidden in the
+Google Colab and does nothing anywhere else. It installs the release the book was built
+with, the tag ``v<version>`` of ``pyproject.toml``'s version, not the moving main branch,
+so a class's checks cannot change under it mid-term. The repository URL is read from
+``_config.yml`` (its single home), so changing it there, or the version, and re-running
+this script updates every notebook. The cell is tagged ``remove-cell`` (hidden in the
 book) and ``colab-setup`` (so this script can find it again).
 
 Usage: python tools/colab_cell.py [--check]
@@ -12,6 +14,7 @@ Usage: python tools/colab_cell.py [--check]
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -27,7 +30,12 @@ def repository_url() -> str:
     return cfg["repository"]["url"].rstrip("/")
 
 
-def cell_source(url: str) -> str:
+def version() -> str:
+    """The version the book and ``helpers`` share (pyproject.toml)."""
+    return re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M).group(1)
+
+
+def cell_source(url: str, tag: str) -> str:
     return (
         "# Colab set-up: install the book's `helpers` package when running in Google Colab.\n"
         "# Anywhere else (JupyterLab, the book build, the tests) this cell does nothing.\n"
@@ -36,7 +44,7 @@ def cell_source(url: str) -> str:
         'if "google.colab" in sys.modules:\n'
         "    import subprocess\n"
         "\n"
-        f'    source = "gm4science-helpers[science] @ git+{url}"\n'
+        f'    source = "gm4science-helpers[science] @ git+{url}@{tag}"\n'
         '    subprocess.run([sys.executable, "-m", "pip", "install", "-q", source], check=True)'
     )
 
@@ -49,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only report notebooks whose cell is missing or stale")
     args = parser.parse_args(argv)
-    source = cell_source(repository_url())
+    source = cell_source(repository_url(), f"v{version()}")
     stale = []
     for path in sorted((ROOT / "chapters").glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
