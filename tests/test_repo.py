@@ -171,3 +171,11 @@ def test_every_chapter_states_objectives_and_prerequisites_in_order():
                     assert b in week and week[b] <= week[chapter], (plan, chapter, b)
                     if week[b] == week[chapter]:  # the same week: listed in reading order
                         assert order.index(b) < order.index(chapter)
+
+
+def test_make_lab_renders_the_directives_with_jupyterlab_myst():
+    """JupyterLab without an extension shows MyST directives as text; the pinned environment has the extension."""
+    proc = subprocess.run([str(Path(sys.executable).with_name("jupyter")), "labextension", "list"],
+                          capture_output=True, text=True, timeout=120)
+    listing = proc.stdout + proc.stderr
+    assert re.search(r"jupyterlab-myst v[\d.]+ .*enabled.*OK", listing), listing
