@@ -36,3 +36,17 @@ def test_bad_names_and_tables_are_refused():
         results.load("gan_seeds")
     with pytest.raises(ValueError, match="rows"):
         results.write("comparison_seeds", {"rows": None}, Path("/nonexistent/never-written.json"))
+
+
+def test_the_instructor_guide_shows_the_stored_chapter_times():
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    import chapter_times
+
+    data = results.load("chapter_times")
+    assert {r["chapter"] for r in data["rows"]} == {p.stem for p in (ROOT / "chapters").glob("*.ipynb")}
+    assert chapter_times.table(data) in (ROOT / "chapters" / "instructor_guide.md").read_text()
+    for r in data["rows"]:  # the reading time follows from the counts by the stated rule
+        minutes = r["words"] / data["words_per_minute"] + r["displays"] + 3 * r["proofs"]
+        assert r["read_min"] % 5 == 0 and r["read_min"] - 5 < minutes <= r["read_min"]

@@ -5,7 +5,9 @@ Each table is one JSON file in this folder, written only by its script and read 
 
 - ``gan_mode_coverage_seeds``: the GAN chapter's three seeds (``tools/gan_seeds.py``, ``make gan-seeds``);
 - ``comparison_seeds``: the comparison chapter's extra seeds (``tools/comparison_seeds.py``,
-  ``make comparison-seeds``).
+  ``make comparison-seeds``);
+- ``chapter_times``: each chapter's reading and running time for the instructor guide
+  (``tools/chapter_times.py``, from a ``make robust`` run).
 
 A table holds the configuration it was measured with, the machine's fingerprint and its ``rows``.
 """
@@ -17,7 +19,7 @@ from importlib import resources
 from pathlib import Path
 
 #: the stored tables, by name
-TABLES: tuple[str, ...] = ("gan_mode_coverage_seeds", "comparison_seeds")
+TABLES: tuple[str, ...] = ("gan_mode_coverage_seeds", "comparison_seeds", "chapter_times")
 
 
 def _check_name(name: str) -> str:
