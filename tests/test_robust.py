@@ -89,7 +89,7 @@ def test_robust_restarts_a_stalled_run_once_and_reports_it(tmp_path):
               "assert mark.exists()")
     _notebook(chapters / "02_always_stalls.ipynb", "import time\ntime.sleep(600)")
     out = tmp_path / "bench"
-    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "robust.py"), "--seeds", "0", "--jobs", "1",
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "robust.py"), "--seeds", "0", "--jobs", "2",
                            "--run-limit", "20", "--chapters", str(chapters), "--out", str(out)],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1, proc.stdout + proc.stderr  # the notebook that always stalls

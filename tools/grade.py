@@ -23,7 +23,7 @@ included) trusts that process. Read the answers of full marks that look suspicio
 Writes ``OUT/grades.csv`` (one row per student, chapter and exercise: points, maximum, status and
 the check's message) and ``OUT/grades.json`` (the same, with totals per student).
 
-Usage: python tools/grade.py SUBMISSIONS [--out grades] [--cpu 60] [--wall 120] [--memory 2048]
+Usage: python tools/grade.py SUBMISSIONS [--out grades] [--cpu 60] [--wall 120] [--memory 2048] [--jobs 2]
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -202,19 +203,20 @@ def run_answer(code: str, exercise: Exercise, *, forbidden: list[Path], cpu_s: i
 
 
 def grade(folder: Path, out: Path, *, chapters_dir: Path = CHAPTERS, cpu_s: int = 60, wall_s: int = 120,
-          memory_mib: int = 2048) -> list[Grade]:
+          memory_mib: int = 2048, workers: int = 2) -> list[Grade]:
     """Grade every submission under ``folder``; write ``out/grades.csv`` and ``out/grades.json``."""
     folder, out = folder.resolve(), out.resolve()
     if not folder.is_dir():
         raise GradingError(f"the submissions folder {folder} does not exist")
     if out == folder or folder in out.parents:
         raise GradingError(f"the grades folder {out} must lie outside the submissions folder {folder}")
-    for name, value in (("cpu", cpu_s), ("wall", wall_s), ("memory", memory_mib)):
+    for name, value in (("cpu", cpu_s), ("wall", wall_s), ("memory", memory_mib), ("jobs", workers)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise GradingError(f"{name} must be a positive integer, got {value!r}")
     chapters = sorted(chapters_dir.glob("*.ipynb"))
     network = _network_prefix()
     grades: list[Grade] = []
+    jobs: list[tuple[str, Exercise, str | None]] = []
     for student, path, chapter in find_submissions(folder, chapters):
         if chapter is None:
             grades.append(Grade(student, "", "", 0, 0, "error", f"{path.name}: no chapter of the book has this name",
@@ -226,19 +228,25 @@ def grade(folder: Path, out: Path, *, chapters_dir: Path = CHAPTERS, cpu_s: int 
             submission = {"cells": []}
             print(f"grade: {path} is not a notebook ({exc}); every exercise scores 0", file=sys.stderr)
         for ex in exercises(chapter):
-            code = answer_cell(submission, ex)
-            if code is None:
-                g = Grade(student, ex.chapter, ex.name, 0, ex.points, "missing", f"no cell defines {ex.name}", 0.0)
-            elif imports_helpers(code):
-                g = Grade(student, ex.chapter, ex.name, 0, ex.points, "refused",
-                          f"the answer imports helpers (or the import machinery); write {ex.name} with torch", 0.0)
-            else:
-                status, message, seconds = run_answer(code, ex, forbidden=[folder, out], cpu_s=cpu_s, wall_s=wall_s,
-                                                      memory_mib=memory_mib, network=network)
-                g = Grade(student, ex.chapter, ex.name, ex.points if status == "passed" else 0, ex.points, status,
-                          message, round(seconds, 2))
-            grades.append(g)
-            print(f"grade: {student} {ex.chapter} {ex.name}: {g.points}/{g.max_points} {g.status}", flush=True)
+            jobs.append((student, ex, answer_cell(submission, ex)))
+
+    def one(job: tuple[str, Exercise, str | None]) -> Grade:
+        student, ex, code = job
+        if code is None:
+            g = Grade(student, ex.chapter, ex.name, 0, ex.points, "missing", f"no cell defines {ex.name}", 0.0)
+        elif imports_helpers(code):
+            g = Grade(student, ex.chapter, ex.name, 0, ex.points, "refused",
+                      f"the answer imports helpers (or the import machinery); write {ex.name} with torch", 0.0)
+        else:
+            status, message, seconds = run_answer(code, ex, forbidden=[folder, out], cpu_s=cpu_s, wall_s=wall_s,
+                                                  memory_mib=memory_mib, network=network)
+            g = Grade(student, ex.chapter, ex.name, ex.points if status == "passed" else 0, ex.points, status,
+                      message, round(seconds, 2))
+        print(f"grade: {student} {ex.chapter} {ex.name}: {g.points}/{g.max_points} {g.status}", flush=True)
+        return g
+
+    with ThreadPoolExecutor(max(1, workers)) as pool:  # each answer is its own process: they run side by side
+        grades += list(pool.map(one, jobs))
     write(grades, out, sandbox={"network_namespace": bool(network), "cpu_s": cpu_s, "wall_s": wall_s,
                                 "memory_mib": memory_mib})
     return grades
@@ -376,11 +384,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cpu", type=int, default=60, help="CPU seconds one answer may use")
     parser.add_argument("--wall", type=int, default=120, help="wall-clock seconds one answer may take")
     parser.add_argument("--memory", type=int, default=2048, help="MiB of memory one answer may use")
+    parser.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1), help="answers graded side by side")
     parser.add_argument("--chapters", type=Path, default=CHAPTERS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
         grades = grade(args.submissions, args.out, chapters_dir=args.chapters, cpu_s=args.cpu, wall_s=args.wall,
-                       memory_mib=args.memory)
+                       memory_mib=args.memory, workers=args.jobs)
     except GradingError as exc:
         parser.error(str(exc))
     got, best = sum(g.points for g in grades), sum(g.max_points for g in grades)
