@@ -154,37 +154,32 @@ def check_r1_penalty(student_fn) -> None:
 
 # ----------------------------------------------------------------- one discriminator step
 
-def _reference_step(disc: nn.Module, optimizer: torch.optim.Optimizer, real: Tensor, fake: Tensor) -> float:
-    optimizer.zero_grad()
+def _bce_step(disc: nn.Module, optimizer: torch.optim.Optimizer, real: Tensor, fake: Tensor, *,
+              zero_grad: bool = True, reduction: str = "mean") -> float:
+    if zero_grad:
+        optimizer.zero_grad()
     real_logits, fake_logits = disc(real), disc(fake.detach())
-    loss = (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
-            + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+    loss = (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits), reduction=reduction)
+            + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits), reduction=reduction))
     loss.backward()
     optimizer.step()
     return float(loss.detach())
+
+
+def _reference_step(disc: nn.Module, optimizer: torch.optim.Optimizer, real: Tensor, fake: Tensor) -> float:
+    return _bce_step(disc, optimizer, real, fake)
 
 
 def _labels_swapped(disc, optimizer, real, fake):
-    return _reference_step(disc, optimizer, fake.detach(), real)
+    return _bce_step(disc, optimizer, fake.detach(), real)
 
 
 def _no_zero_grad(disc, optimizer, real, fake):
-    real_logits, fake_logits = disc(real), disc(fake.detach())
-    loss = (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
-            + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
-    loss.backward()
-    optimizer.step()
-    return float(loss.detach())
+    return _bce_step(disc, optimizer, real, fake, zero_grad=False)
 
 
 def _summed(disc, optimizer, real, fake):
-    optimizer.zero_grad()
-    real_logits, fake_logits = disc(real), disc(fake.detach())
-    loss = (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits), reduction="sum")
-            + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits), reduction="sum"))
-    loss.backward()
-    optimizer.step()
-    return float(loss.detach())
+    return _bce_step(disc, optimizer, real, fake, reduction="sum")
 
 
 _STEP_MISTAKES = {
