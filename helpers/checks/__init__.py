@@ -216,6 +216,16 @@ def reference_guard(reference_fn: Callable | None = None) -> Iterator[list[str]]
         sys.setprofile(previous)
 
 
+def _not_written(name: str, exc: Exception) -> ExerciseError:
+    return ExerciseError(f"{name} is not written yet ({exc}). Replace the `raise NotImplementedError` line in the "
+                         f"exercise cell with your code, run that cell, then run this check again.")
+
+
+def _uses_helpers(name: str, used: list[str]) -> ExerciseError:
+    return ExerciseError(f"{name} calls the book's own implementation ({', '.join(dict.fromkeys(used))}). The exercise "
+                         f"is to write it yourself, with torch; an answer that uses helpers scores zero.")
+
+
 def _refuse_answer(student_fn: Any, name: str, reference_fn: Callable | None = None) -> None:
     """Refuse a student function that is, or wraps without calling from its own code, the book's answer."""
     ref_code = getattr(reference_fn, "__code__", None)
@@ -257,19 +267,13 @@ def call_student(student_fn: Any, *args: Any, name: str, what: str = "", guard: 
         try:
             out = student_fn(*args, **kwargs)
         except NotImplementedError as exc:
-            raise ExerciseError(
-                f"{name} is not written yet ({exc}). Replace the `raise NotImplementedError` line in the "
-                f"exercise cell with your code, run that cell, then run this check again."
-            ) from None
+            raise _not_written(name, exc) from None
         except ExerciseError:
             raise
         except Exception as exc:  # noqa: BLE001 - any failure of the student's code is reported
             raise ExerciseError(f"{name} raised {type(exc).__name__}: {exc}{where}") from None
     if used:
-        raise ExerciseError(
-            f"{name} calls the book's own implementation ({', '.join(dict.fromkeys(used))}). The exercise is "
-            f"to write it yourself, with torch; an answer that uses helpers scores zero."
-        )
+        raise _uses_helpers(name, used)
     return out
 
 
@@ -324,17 +328,11 @@ def check_function(
             try:
                 out.got = _call(student_fn, _clone(case))
             except NotImplementedError as exc:
-                raise ExerciseError(
-                    f"{name} is not written yet ({exc}). Replace the `raise NotImplementedError` line in the "
-                    f"exercise cell with your code, run that cell, then run this check again."
-                ) from None
+                raise _not_written(name, exc) from None
             except Exception as exc:  # noqa: BLE001 - any failure of the student's code is reported
                 out.raised = f"{type(exc).__name__}: {exc}"
         if used:
-            raise ExerciseError(
-                f"{name} calls the book's own implementation ({', '.join(dict.fromkeys(used))}). The exercise is "
-                f"to write it yourself, with torch; an answer that uses helpers scores zero."
-            )
+            raise _uses_helpers(name, used)
         expected = _call(reference_fn, _clone(case))
         if out.raised:
             out.problem = f"{name} raised {out.raised}"
